@@ -1,0 +1,49 @@
+// Command dialua hosts Call Interactive scripts written in Lua.
+//
+//	dialua serve [flags]   serve the scripts folder over HTTP
+//	dialua check [DIR]     compile every script and report syntax errors
+//
+// Run "dialua help" or "dialua COMMAND -h" for flags.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `dialua hosts Call Interactive scripts written in Lua.
+
+Usage:
+  dialua serve [flags]   serve the scripts folder (default ./scripts) on 127.0.0.1:8080
+  dialua check [DIR]     compile every .lua file under DIR (default ./scripts); print file:line: message per error
+  dialua version         print the version
+
+Run "dialua COMMAND -h" for a command's flags.
+`
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:])
+	case "check":
+		return check(args[1:])
+	case "version":
+		fmt.Println("dialua", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "dialua: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

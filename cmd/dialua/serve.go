@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/sandbox"
+	"github.com/dialua/dialua/runtime/server"
+)
+
+func serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	scripts := fs.String("scripts", "./scripts", "scripts root: one folder per tenant")
+	timeout := fs.Duration("timeout", time.Second, "deadline for one script run")
+	vms := fs.Int("vms", 0, "Lua VMs that may exist at once (0: 8 per CPU)")
+	maxString := fs.Int("max-string", 4<<20, "largest string a script may build, in bytes")
+	maxResponse := fs.Int("max-response", 256<<10, "largest response a script may build, in bytes")
+	maxScripts := fs.Int("max-scripts", 10000, "compiled scripts kept in memory")
+	readTimeout := fs.Duration("read-timeout", 5*time.Second, "time to read a whole request")
+	writeTimeout := fs.Duration("write-timeout", 5*time.Second, "time to write a whole response")
+	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "keep-alive idle time")
+	maxBody := fs.Int("max-body", 64<<10, "largest request body, in bytes")
+	maxHeader := fs.Int("max-header", 8<<10, "largest request line plus headers, in bytes")
+	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for requests in flight")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	log, err := newLogger(*logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+		return 2
+	}
+	if fi, err := os.Stat(*scripts); err != nil || !fi.IsDir() {
+		fmt.Fprintf(os.Stderr, "dialua serve: scripts folder %s not found\n", *scripts)
+		return 2
+	}
+	eng, err := runtime.New(runtime.Options{
+		ScriptsDir:  *scripts,
+		Timeout:     *timeout,
+		VMs:         *vms,
+		MaxResponse: *maxResponse,
+		MaxScripts:  *maxScripts,
+		Limits:      sandbox.Limits{MaxStringBytes: *maxString},
+		Logger:      log,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+		return 1
+	}
+	defer eng.Close()
+	srv := server.New(server.Config{
+		Engine: eng, Logger: log,
+		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
+		MaxBodyBytes: *maxBody, MaxHeaderBytes: *maxHeader,
+	})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+		return 1
+	}
+	log.Info("dialua serving", "listen", ln.Addr().String(), "scripts", *scripts, "timeout", timeout.String())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Error("server stopped", "err", err)
+			return 1
+		}
+		return 0
+	case s := <-sig:
+		log.Info("shutting down; finishing requests in flight", "signal", s.String(), "grace", drain.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("shutdown incomplete", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("bad --log-format %q (text or json)", format)
+}

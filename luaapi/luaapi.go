@@ -1,0 +1,82 @@
+// Package luaapi is what a script sees: the request object, the response
+// builder and the modules (one file each). Modules register themselves in a
+// registry at init; the engine opens every registered module once per VM and
+// points it at the current run before each run.
+//
+// Values built here live as long as their VM, so they must hold no per-run
+// state of their own: everything a run may change is in Run, which the engine
+// resets before every run.
+package luaapi
+
+import (
+	"context"
+	"sort"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/dialua/dialua/runtime/protocol"
+)
+
+// Run is the state of the run a VM is executing. The engine owns it; modules
+// read it when a script calls them.
+type Run struct {
+	Ctx      context.Context
+	Request  *protocol.Request
+	Response Response
+
+	params *lua.LTable // request.params, built on first use
+}
+
+// Reset prepares the run state for a new request.
+func (r *Run) Reset(ctx context.Context, req *protocol.Request, maxResponse int) {
+	r.Ctx = ctx
+	r.Request = req
+	r.params = nil
+	r.Response.reset(maxResponse)
+}
+
+// Module is a global a script can use.
+type Module struct {
+	Name string
+	// Open builds the module's value for one VM. It is called once per VM;
+	// functions it returns find the current request through run.
+	Open func(L *lua.LState, run *Run) lua.LValue
+}
+
+var registry = map[string]Module{}
+
+// Register adds a module. It is meant for init functions; registering a name
+// twice is a programming error and panics.
+func Register(m Module) {
+	if _, dup := registry[m.Name]; dup {
+		panic("luaapi: module registered twice: " + m.Name)
+	}
+	registry[m.Name] = m
+}
+
+// Modules returns the registered modules sorted by name.
+func Modules() []Module {
+	out := make([]Module, 0, len(registry))
+	for _, m := range registry {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// lockedMeta returns a metatable for a per-VM userdata: reads go to index,
+// writes fail, and getmetatable returns a string instead of the table.
+func lockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
+	mt := L.NewTable()
+	mt.RawSetString("__index", index)
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s is read-only", what)
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LString("read-only"))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(what))
+		return 1
+	}))
+	return mt
+}

@@ -1,0 +1,45 @@
+package runtime
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dialua/dialua/runtime/sandbox"
+)
+
+// Check compiles every .lua file under root (hidden folders skipped) and
+// returns one error per file that does not compile, plus how many files it
+// read. It is what `dialua check` and a deploy pipeline run before a change
+// goes live.
+func Check(root string) (errs []*ScriptError, files int, err error) {
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, werr error) error {
+		if werr != nil {
+			return werr
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && strings.HasPrefix(name, ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(name, ".lua") || strings.HasPrefix(name, ".") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		chunk := filepath.ToSlash(rel)
+		files++
+		src, rerr := os.ReadFile(path)
+		if rerr != nil {
+			errs = append(errs, &ScriptError{Kind: KindCompile, Location: chunk, Message: rerr.Error()})
+			return nil
+		}
+		if _, cerr := sandbox.Compile(src, chunk); cerr != nil {
+			errs = append(errs, compileError(cerr, chunk))
+		}
+		return nil
+	})
+	return errs, files, err
+}

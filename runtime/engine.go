@@ -1,0 +1,172 @@
+// Package runtime is dialua's engine: it maps a tenant's script path to a
+// compiled Lua file, runs it in a pooled sandboxed VM with the request and a
+// response builder, and returns the Call Interactive XML. It knows nothing of
+// HTTP; the server in runtime/server feeds it.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	goruntime "runtime"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/dialua/dialua/luaapi"
+	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/sandbox"
+)
+
+// Options configure an Engine. Zero values take the defaults noted.
+type Options struct {
+	ScriptsDir  string         // required
+	Timeout     time.Duration  // per-run deadline; default 1s
+	VMs         int            // VMs that may exist at once; default 8 per CPU
+	MaxResponse int            // bytes of XML a run may produce; default 256 KiB
+	MaxScripts  int            // compiled scripts kept; default 10000
+	Limits      sandbox.Limits // string size, call depth, value stack
+	Logger      *slog.Logger   // default: discard
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if o.VMs <= 0 {
+		o.VMs = 8 * goruntime.GOMAXPROCS(0)
+	}
+	if o.MaxResponse <= 0 {
+		o.MaxResponse = 256 << 10
+	}
+	if o.MaxScripts <= 0 {
+		o.MaxScripts = 10000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// Engine runs scripts. It is safe for concurrent use.
+type Engine struct {
+	opts  Options
+	store *store
+	pool  *pool
+	log   *slog.Logger
+}
+
+// New builds an engine over a scripts folder. Start-up reads no script:
+// scripts compile on their first request.
+func New(opts Options) (*Engine, error) {
+	opts = opts.withDefaults()
+	st, err := newStore(opts.ScriptsDir, opts.MaxScripts, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{opts: opts, store: st, log: opts.Logger}
+	e.pool = newPool(opts.VMs, e.newVM)
+	e.pool.warm(goruntime.GOMAXPROCS(0))
+	return e, nil
+}
+
+// Close stops watching files and frees idle VMs.
+func (e *Engine) Close() {
+	e.store.close()
+	e.pool.closeIdle()
+}
+
+// Timeout is the per-run deadline.
+func (e *Engine) Timeout() time.Duration { return e.opts.Timeout }
+
+// Run executes the script for req and appends the response document to dst.
+// A nil error means a complete, valid response. Errors: ErrBadPath,
+// ErrNotFound, ErrBusy, or a *ScriptError for a script that failed to
+// compile, raised an error or ran past its deadline.
+func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]byte, error) {
+	if !ValidScriptPath(req.Tenant, req.Script) {
+		return dst, ErrBadPath
+	}
+	sc, err := e.store.get(req.Tenant, req.Script, false)
+	if err != nil {
+		return dst, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	v, err := e.pool.get(ctx)
+	if err != nil {
+		return dst, err
+	}
+	if err := v.run(ctx, req, sc, e.opts.MaxResponse); err != nil {
+		e.pool.discard(v)
+		if ctx.Err() != nil {
+			err.Kind = KindTimeout
+			err.Message = "script ran past its deadline of " + e.opts.Timeout.String()
+		}
+		return dst, err
+	}
+	dst = v.api.Response.AppendDocument(dst)
+	v.clear()
+	e.pool.put(v)
+	return dst, nil
+}
+
+// vm is a sandboxed Lua state plus the run state its modules read.
+type vm struct {
+	e      *Engine
+	sb     *sandbox.VM
+	api    luaapi.Run
+	env    *lua.LTable
+	loaded map[string]lua.LValue // modules required in this run
+}
+
+func (e *Engine) newVM() *vm {
+	v := &vm{e: e, sb: sandbox.New(e.opts.Limits)}
+	L := v.sb.L
+	for _, m := range luaapi.Modules() {
+		v.sb.Set(m.Name, m.Open(L, &v.api))
+	}
+	v.sb.Set("require", L.NewFunction(v.require))
+	v.sb.Print = func(msg string) {
+		req := v.api.Request
+		e.log.Info("script print", "tenant", req.Tenant, "script", req.Script,
+			"call_id", req.Value(protocol.ParamCallID), "msg", msg)
+	}
+	return v
+}
+
+func (v *vm) close() { v.sb.Close() }
+
+// run executes one script on this VM.
+func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, maxResponse int) *ScriptError {
+	L := v.sb.L
+	v.api.Reset(ctx, req, maxResponse)
+	v.sb.Reset()
+	v.env = v.sb.NewEnv()
+	fn := L.NewFunctionFromProto(sc.Proto)
+	fn.Env = v.env
+	L.SetContext(ctx)
+	L.Push(fn)
+	err := L.PCall(0, 0, nil)
+	L.RemoveContext()
+	if err == nil {
+		return nil
+	}
+	se := &ScriptError{Kind: KindRuntime, Tenant: req.Tenant, Script: req.Script, Message: err.Error()}
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		se.Message = ae.Object.String()
+		se.Traceback = ae.StackTrace
+	}
+	se.Location, se.Message = splitLocation(se.Message)
+	return se
+}
+
+// clear drops references to the finished run so an idle VM holds no request
+// memory.
+func (v *vm) clear() {
+	v.api.Reset(nil, nil, 0)
+	v.env = nil
+	v.loaded = nil
+}

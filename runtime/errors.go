@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+var (
+	// ErrBadPath: the tenant or script name breaks the path rules.
+	ErrBadPath = errors.New("malformed script path")
+	// ErrNotFound: no script file for that path.
+	ErrNotFound = errors.New("no such script")
+	// ErrBusy: no VM became free before the run's deadline.
+	ErrBusy = errors.New("all VMs busy")
+)
+
+// ErrorKind says how a run failed.
+type ErrorKind string
+
+const (
+	KindCompile ErrorKind = "compile" // the script (or a module) does not compile
+	KindRuntime ErrorKind = "runtime" // the script raised an error
+	KindTimeout ErrorKind = "timeout" // the script ran past its deadline
+)
+
+// ScriptError is a failure inside a script: what an operator needs to find it.
+type ScriptError struct {
+	Kind      ErrorKind
+	Tenant    string
+	Script    string
+	Location  string // "demo/support.lua:12", empty when unknown
+	Message   string // without the location prefix
+	Traceback string
+}
+
+func (e *ScriptError) Error() string {
+	if e.Location != "" {
+		return fmt.Sprintf("%s: %s", e.Location, e.Message)
+	}
+	return e.Message
+}
+
+// compileError turns a gopher-lua parse or compile error into file:line form.
+func compileError(err error, chunk string) *ScriptError {
+	se := &ScriptError{Kind: KindCompile, Location: chunk, Message: err.Error()}
+	var pe *parse.Error
+	var ce *lua.CompileError
+	switch {
+	case errors.As(err, &pe):
+		se.Location = chunk + ":" + strconv.Itoa(pe.Pos.Line)
+		se.Message = pe.Message
+		if pe.Token != "" {
+			se.Message += " near '" + pe.Token + "'"
+		}
+	case errors.As(err, &ce):
+		se.Location = chunk + ":" + strconv.Itoa(ce.Line)
+		se.Message = ce.Message
+	}
+	return se
+}
+
+// splitLocation separates gopher-lua's "chunk:line: message" prefix.
+func splitLocation(msg string) (loc, rest string) {
+	// The chunk names dialua gives are tenant/path.lua, with no ':' in them.
+	i := strings.Index(msg, ".lua:")
+	if i < 0 {
+		return "", msg
+	}
+	j := i + len(".lua:")
+	k := j
+	for k < len(msg) && msg[k] >= '0' && msg[k] <= '9' {
+		k++
+	}
+	if k == j || k >= len(msg) || msg[k] != ':' {
+		return "", msg
+	}
+	start := strings.LastIndexAny(msg[:i], " \t\n") + 1
+	return msg[start:k], strings.TrimSpace(msg[k+1:])
+}

@@ -1,0 +1,127 @@
+package sandbox
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// baseAllowed are the base functions scripts keep as gopher-lua ships them.
+// Left out on purpose: load, loadstring, loadfile, dofile (bytecode and file
+// loading), getfenv, setfenv (reach into other functions' globals),
+// collectgarbage, module, require (replaced by the engine), newproxy, and
+// gopher-lua's _printregs.
+var baseAllowed = []string{
+	"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+	"tonumber", "tostring", "type", "unpack", "xpcall",
+	"getmetatable", "setmetatable", "rawequal", "rawget",
+}
+
+func (vm *VM) openBase(L *lua.LState) {
+	lua.OpenBase(L)
+	for _, name := range baseAllowed {
+		vm.Globals.RawSetString(name, L.GetGlobal(name))
+	}
+	vm.Globals.RawSetString("_VERSION", lua.LString(lua.LuaVersion))
+	vm.Globals.RawSetString("rawset", L.NewFunction(vm.rawset))
+	vm.Globals.RawSetString("print", L.NewFunction(vm.print))
+	vm.Globals.RawSetString(concatFunc, L.NewFunction(vm.concat))
+}
+
+// rawset refuses the read-only proxies: a raw write would bypass their
+// __newindex and change what every later run sees.
+func (vm *VM) rawset(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if vm.isReadOnly(t) {
+		L.RaiseError("attempt to modify a read-only table")
+	}
+	L.RawSet(t, L.CheckAny(2), L.CheckAny(3))
+	L.SetTop(1)
+	return 1
+}
+
+func (vm *VM) print(L *lua.LState) int {
+	if vm.Print == nil {
+		return 0
+	}
+	var b strings.Builder
+	for i := 1; i <= L.GetTop(); i++ {
+		if i > 1 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(L.ToStringMeta(L.Get(i)).String())
+		if b.Len() > vm.limits.MaxStringBytes {
+			break
+		}
+	}
+	vm.Print(b.String())
+	return 0
+}
+
+// concat implements the .. operator (Compile rewrites every a .. b .. c into
+// a call of this function): Lua's semantics, with the result size checked
+// before it is built. gopher-lua's own concatenation has no bound, and a
+// script doubling a string 40 times would take the whole process down.
+func (vm *VM) concat(L *lua.LState) int {
+	n := L.GetTop()
+	total := 0
+	plain := true
+	for i := 1; i <= n; i++ {
+		switch v := L.Get(i).(type) {
+		case lua.LString:
+			total += len(v)
+		case lua.LNumber:
+			total += 24
+		default:
+			plain = false
+		}
+	}
+	if plain {
+		vm.checkLen(L, total)
+		var b strings.Builder
+		b.Grow(total)
+		for i := 1; i <= n; i++ {
+			b.WriteString(lua.LVAsString(L.Get(i)))
+		}
+		vm.checkLen(L, b.Len())
+		L.Push(lua.LString(b.String()))
+		return 1
+	}
+	// Some operand has a __concat metamethod (or is an error): pair from the
+	// right as Lua does.
+	acc := L.Get(n)
+	for i := n - 1; i >= 1; i-- {
+		lhs := L.Get(i)
+		if canConcat(lhs) && canConcat(acc) {
+			s := lua.LVAsString(lhs)
+			r := lua.LVAsString(acc)
+			vm.checkLen(L, len(s)+len(r))
+			acc = lua.LString(s + r)
+			continue
+		}
+		mm := L.GetMetaField(lhs, "__concat")
+		if mm == lua.LNil {
+			mm = L.GetMetaField(acc, "__concat")
+		}
+		if mm == lua.LNil {
+			bad := lhs
+			if canConcat(lhs) {
+				bad = acc
+			}
+			L.RaiseError("attempt to concatenate a %s value", bad.Type().String())
+		}
+		L.Push(mm)
+		L.Push(lhs)
+		L.Push(acc)
+		L.Call(2, 1)
+		acc = L.Get(-1)
+		L.Pop(1)
+	}
+	L.Push(acc)
+	return 1
+}
+
+func canConcat(v lua.LValue) bool {
+	t := v.Type()
+	return t == lua.LTString || t == lua.LTNumber
+}

@@ -1,0 +1,133 @@
+package sandbox
+
+import (
+	"bytes"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/ast"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// concatFunc is the global the .. operator is rewritten to call.
+const concatFunc = "__dialua_concat"
+
+// Compile parses and compiles a script for running in a VM. name is the
+// chunk name errors and tracebacks show (the script's path). Every ..
+// expression becomes a call to the VM's bounded concatenation, so no Lua
+// instruction can build an unbounded string; the rest compiles unchanged.
+func Compile(src []byte, name string) (*lua.FunctionProto, error) {
+	chunk, err := parse.Parse(bytes.NewReader(src), name)
+	if err != nil {
+		return nil, err
+	}
+	rewriteStmts(chunk)
+	return lua.Compile(chunk, name)
+}
+
+func rewriteStmts(stmts []ast.Stmt) {
+	for _, s := range stmts {
+		rewriteStmt(s)
+	}
+}
+
+func rewriteStmt(s ast.Stmt) {
+	switch s := s.(type) {
+	case *ast.AssignStmt:
+		rewriteExprs(s.Lhs)
+		rewriteExprs(s.Rhs)
+	case *ast.LocalAssignStmt:
+		rewriteExprs(s.Exprs)
+	case *ast.FuncCallStmt:
+		s.Expr = rewrite(s.Expr)
+	case *ast.DoBlockStmt:
+		rewriteStmts(s.Stmts)
+	case *ast.WhileStmt:
+		s.Condition = rewrite(s.Condition)
+		rewriteStmts(s.Stmts)
+	case *ast.RepeatStmt:
+		s.Condition = rewrite(s.Condition)
+		rewriteStmts(s.Stmts)
+	case *ast.IfStmt:
+		s.Condition = rewrite(s.Condition)
+		rewriteStmts(s.Then)
+		rewriteStmts(s.Else)
+	case *ast.NumberForStmt:
+		s.Init = rewrite(s.Init)
+		s.Limit = rewrite(s.Limit)
+		s.Step = rewrite(s.Step)
+		rewriteStmts(s.Stmts)
+	case *ast.GenericForStmt:
+		rewriteExprs(s.Exprs)
+		rewriteStmts(s.Stmts)
+	case *ast.FuncDefStmt:
+		s.Name.Func = rewrite(s.Name.Func)
+		s.Name.Receiver = rewrite(s.Name.Receiver)
+		rewriteStmts(s.Func.Stmts)
+	case *ast.ReturnStmt:
+		rewriteExprs(s.Exprs)
+	}
+}
+
+func rewriteExprs(es []ast.Expr) {
+	for i := range es {
+		es[i] = rewrite(es[i])
+	}
+}
+
+func rewrite(e ast.Expr) ast.Expr {
+	switch e := e.(type) {
+	case nil:
+		return nil
+	case *ast.StringConcatOpExpr:
+		// a .. b .. c parses right-nested; flatten the right spine into one
+		// call, as Lua's own CONCAT takes the whole run at once.
+		var args []ast.Expr
+		var cur ast.Expr = e
+		for {
+			c, ok := cur.(*ast.StringConcatOpExpr)
+			if !ok {
+				args = append(args, rewrite(cur))
+				break
+			}
+			args = append(args, rewrite(c.Lhs))
+			cur = c.Rhs
+		}
+		fn := &ast.IdentExpr{Value: concatFunc}
+		fn.SetLine(e.Line())
+		fn.SetLastLine(e.LastLine())
+		call := &ast.FuncCallExpr{Func: fn, Args: args}
+		call.SetLine(e.Line())
+		call.SetLastLine(e.LastLine())
+		return call
+	case *ast.AttrGetExpr:
+		e.Object = rewrite(e.Object)
+		e.Key = rewrite(e.Key)
+	case *ast.TableExpr:
+		for _, f := range e.Fields {
+			f.Key = rewrite(f.Key)
+			f.Value = rewrite(f.Value)
+		}
+	case *ast.FuncCallExpr:
+		e.Func = rewrite(e.Func)
+		e.Receiver = rewrite(e.Receiver)
+		rewriteExprs(e.Args)
+	case *ast.LogicalOpExpr:
+		e.Lhs = rewrite(e.Lhs)
+		e.Rhs = rewrite(e.Rhs)
+	case *ast.RelationalOpExpr:
+		e.Lhs = rewrite(e.Lhs)
+		e.Rhs = rewrite(e.Rhs)
+	case *ast.ArithmeticOpExpr:
+		e.Lhs = rewrite(e.Lhs)
+		e.Rhs = rewrite(e.Rhs)
+	case *ast.UnaryMinusOpExpr:
+		e.Expr = rewrite(e.Expr)
+	case *ast.UnaryNotOpExpr:
+		e.Expr = rewrite(e.Expr)
+	case *ast.UnaryLenOpExpr:
+		e.Expr = rewrite(e.Expr)
+	case *ast.FunctionExpr:
+		rewriteStmts(e.Stmts)
+	}
+	return e
+}

@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"math/rand/v2"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+func (vm *VM) openTable(L *lua.LState) *lua.LTable {
+	lua.OpenTable(L)
+	std := L.GetGlobal("table").(*lua.LTable)
+	t := L.NewTable()
+	for _, name := range []string{"insert", "remove", "sort", "maxn", "getn"} {
+		t.RawSetString(name, vm.refuseReadOnly(std.RawGetString(name).(*lua.LFunction)))
+	}
+	t.RawSetString("concat", L.NewFunction(vm.tableConcat))
+	return t
+}
+
+// refuseReadOnly wraps a table function that writes its first argument raw,
+// so it cannot be pointed at a read-only proxy.
+func (vm *VM) refuseReadOnly(fn *lua.LFunction) *lua.LFunction {
+	g := fn.GFunction
+	return vm.L.NewFunction(func(L *lua.LState) int {
+		if t, ok := L.Get(1).(*lua.LTable); ok && vm.isReadOnly(t) {
+			L.RaiseError("attempt to modify a read-only table")
+		}
+		return g(L)
+	})
+}
+
+// tableConcat is table.concat(t [, sep [, i [, j]]]) with the result size
+// checked as it grows and the deadline checked as it loops.
+func (vm *VM) tableConcat(L *lua.LState) int {
+	t := L.CheckTable(1)
+	sep := L.OptString(2, "")
+	i := L.OptInt(3, 1)
+	j := L.OptInt(4, t.Len())
+	var b []byte
+	for k := i; k <= j; k++ {
+		if (k-i)%tickEvery == tickEvery-1 {
+			checkDeadline(L)
+		}
+		v := t.RawGetInt(k)
+		if !canConcat(v) {
+			L.RaiseError("invalid value (at index %d) in table for 'concat'", k)
+		}
+		s := lua.LVAsString(v)
+		vm.checkLen(L, len(b)+len(s)+len(sep))
+		b = append(b, s...)
+		if k < j {
+			b = append(b, sep...)
+		}
+	}
+	L.Push(lua.LString(b))
+	return 1
+}
+
+// openMath is gopher-lua's math library with random and randomseed replaced:
+// gopher-lua seeds the process-wide generator, so one script's randomseed
+// would decide another tenant's "random" numbers. Here random draws from a
+// generator seeded by the runtime unless this run called randomseed, and that
+// seed lasts for the run only.
+func (vm *VM) openMath(L *lua.LState) *lua.LTable {
+	lua.OpenMath(L)
+	std := L.GetGlobal("math").(*lua.LTable)
+	t := L.NewTable()
+	std.ForEach(func(k, v lua.LValue) { t.RawSet(k, v) })
+	t.RawSetString("random", L.NewFunction(vm.mathRandom))
+	t.RawSetString("randomseed", L.NewFunction(vm.mathRandomseed))
+	return t
+}
+
+func (vm *VM) float() float64 {
+	if vm.rng != nil {
+		return vm.rng.Float64()
+	}
+	return rand.Float64()
+}
+
+func (vm *VM) mathRandom(L *lua.LState) int {
+	r := vm.float()
+	switch L.GetTop() {
+	case 0:
+		L.Push(lua.LNumber(r))
+	case 1:
+		hi := L.CheckInt(1)
+		if hi < 1 {
+			L.ArgError(1, "interval is empty")
+		}
+		L.Push(lua.LNumber(int(r*float64(hi)) + 1))
+	default:
+		lo, hi := L.CheckInt(1), L.CheckInt(2)
+		if lo > hi {
+			L.ArgError(2, "interval is empty")
+		}
+		L.Push(lua.LNumber(int(r*float64(hi-lo+1)) + lo))
+	}
+	return 1
+}
+
+func (vm *VM) mathRandomseed(L *lua.LState) int {
+	seed := uint64(toInt(L.CheckNumber(1)))
+	vm.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return 0
+}
+
+// openOS keeps the clock functions only: no files, processes or environment.
+func (vm *VM) openOS(L *lua.LState) *lua.LTable {
+	lua.OpenOs(L)
+	std := L.GetGlobal("os").(*lua.LTable)
+	t := L.NewTable()
+	for _, name := range []string{"time", "clock", "difftime"} {
+		t.RawSetString(name, std.RawGetString(name))
+	}
+	date := std.RawGetString("date").(*lua.LFunction).GFunction
+	t.RawSetString("date", L.NewFunction(func(L *lua.LState) int {
+		if len(L.OptString(1, "")) > 256 {
+			L.ArgError(1, "format longer than 256 bytes")
+		}
+		return date(L)
+	}))
+	return t
+}

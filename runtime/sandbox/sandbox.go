@@ -1,0 +1,133 @@
+// Package sandbox builds the Lua states dialua runs other people's scripts in.
+//
+// A VM is a gopher-lua state opened with no standard libraries, then given an
+// allowlist: the safe base functions, string, table, math and a clock-only os.
+// Every library table a script can reach is a read-only proxy, the string
+// metatable is locked, and each run gets a fresh globals table whose reads
+// fall through to the VM's globals, so nothing one run does is seen by the
+// next. Every library function that can loop or allocate in Go checks the
+// run's deadline and the string-size limit itself, because gopher-lua only
+// checks the context between Lua instructions.
+package sandbox
+
+import (
+	"math/rand/v2"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Limits bound what one run can take from its VM.
+type Limits struct {
+	// MaxStringBytes caps every string a library function or the ..
+	// operator builds. Default 4 MiB.
+	MaxStringBytes int
+	// CallStackSize caps Lua call depth (recursion). Default 200.
+	CallStackSize int
+	// RegistryMaxSize caps the value stack, in slots. Default 256 Ki.
+	RegistryMaxSize int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxStringBytes <= 0 {
+		l.MaxStringBytes = 4 << 20
+	}
+	if l.CallStackSize <= 0 {
+		l.CallStackSize = 200
+	}
+	if l.RegistryMaxSize <= 0 {
+		l.RegistryMaxSize = 256 << 10
+	}
+	return l
+}
+
+// VM is one sandboxed Lua state. It is not safe for concurrent use: a pool
+// hands it to one run at a time.
+type VM struct {
+	L *lua.LState
+
+	// Globals is what every run's globals table falls through to. Fill it
+	// with Set before the first run; scripts can read it but never write it.
+	Globals *lua.LTable
+
+	// Print receives what the script passes to print(), tab-separated.
+	Print func(msg string)
+
+	limits  Limits
+	envMeta *lua.LTable
+	roMeta  map[*lua.LTable]struct{} // proxies scripts must not write
+	rng     *rand.Rand               // set by math.randomseed, for this run only
+}
+
+// New builds a VM with the allowlisted libraries.
+func New(limits Limits) *VM {
+	limits = limits.withDefaults()
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:    true,
+		CallStackSize:   limits.CallStackSize,
+		RegistrySize:    4096,
+		RegistryMaxSize: limits.RegistryMaxSize,
+	})
+	vm := &VM{L: L, limits: limits, roMeta: map[*lua.LTable]struct{}{}}
+	vm.Globals = L.NewTable()
+	vm.openBase(L)
+	str := vm.openString(L)
+	vm.Globals.RawSetString("string", vm.ReadOnly(str))
+	vm.Globals.RawSetString("table", vm.ReadOnly(vm.openTable(L)))
+	vm.Globals.RawSetString("math", vm.ReadOnly(vm.openMath(L)))
+	vm.Globals.RawSetString("os", vm.ReadOnly(vm.openOS(L)))
+
+	// String methods ("x"):upper() look in the string metatable's __index.
+	// Its __metatable field makes getmetatable("") return a string instead
+	// of the table, so no script can reach it to change it.
+	smt := L.NewTable()
+	smt.RawSetString("__index", str)
+	smt.RawSetString("__metatable", lua.LString("read-only"))
+	L.SetMetatable(lua.LString(""), smt)
+
+	vm.envMeta = L.NewTable()
+	vm.envMeta.RawSetString("__index", vm.Globals)
+	vm.envMeta.RawSetString("__metatable", lua.LString("read-only"))
+	return vm
+}
+
+// Set puts a value into the VM's globals.
+func (vm *VM) Set(name string, v lua.LValue) { vm.Globals.RawSetString(name, v) }
+
+// ReadOnly wraps t in an empty proxy that reads through to t and raises an
+// error on writes; the proxy's metatable is locked, and rawset and the table
+// library refuse it. t itself must not be handed to scripts.
+func (vm *VM) ReadOnly(t *lua.LTable) *lua.LTable {
+	L := vm.L
+	proxy := L.NewTable()
+	mt := L.NewTable()
+	mt.RawSetString("__index", t)
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("attempt to modify a read-only table")
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LString("read-only"))
+	proxy.Metatable = mt
+	vm.roMeta[proxy] = struct{}{}
+	return proxy
+}
+
+func (vm *VM) isReadOnly(t *lua.LTable) bool {
+	_, ok := vm.roMeta[t]
+	return ok
+}
+
+// NewEnv returns a fresh globals table for one run: empty, reading through to
+// Globals, with _G naming itself. Whatever the run stores in it dies with it.
+func (vm *VM) NewEnv() *lua.LTable {
+	env := vm.L.CreateTable(0, 4)
+	env.Metatable = vm.envMeta
+	env.RawSetString("_G", env)
+	return env
+}
+
+// Reset clears the per-run state the libraries keep (the seeded random
+// generator), so the next run starts as every run does.
+func (vm *VM) Reset() { vm.rng = nil }
+
+// Close releases the Lua state.
+func (vm *VM) Close() { vm.L.Close() }

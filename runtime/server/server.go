@@ -1,0 +1,268 @@
+// Package server is dialua's HTTP front end: fasthttp in, engine runs, Call
+// Interactive XML out. It owns routing, parameter copying, status codes,
+// limits and graceful shutdown; it knows nothing about Lua.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/protocol"
+)
+
+// Config tunes the server. Zero values take the defaults noted.
+type Config struct {
+	Engine *runtime.Engine // required
+	Logger *slog.Logger    // required
+
+	ReadTimeout    time.Duration // whole request read; default 5s
+	WriteTimeout   time.Duration // whole response write; default 5s
+	IdleTimeout    time.Duration // keep-alive idle; default 60s
+	MaxBodyBytes   int           // request body; default 64 KiB
+	MaxHeaderBytes int           // request line and headers; default 8 KiB
+}
+
+// Server serves Call Interactive requests.
+type Server struct {
+	cfg  Config
+	fs   *fasthttp.Server
+	eng  *runtime.Engine
+	log  *slog.Logger
+	bufs sync.Pool
+}
+
+// New builds a server; call Serve to start it.
+func New(cfg Config) *Server {
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 5 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 5 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 8 << 10
+	}
+	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger}
+	s.bufs.New = func() any { return new(exchange) }
+	s.fs = &fasthttp.Server{
+		Handler:               s.Handle,
+		Name:                  "dialua",
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		ReadBufferSize:        cfg.MaxHeaderBytes,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{cfg.Logger},
+		ErrorHandler:          s.protocolError,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.fs.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight to
+// finish, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error { return s.fs.ShutdownWithContext(ctx) }
+
+// exchange is the per-request scratch space, pooled so the steady state
+// allocates only the strings a script may keep.
+type exchange struct {
+	req    protocol.Request
+	params []protocol.Param
+	raw    []byte // every string of the request, copied once
+	spans  []span
+	out    []byte
+}
+
+type span struct{ nameStart, nameEnd, valEnd int }
+
+// Handle serves one request. It is exported for tests and embedding.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic serving request", "path", string(ctx.Path()), "panic", r)
+			reply(ctx, fasthttp.StatusInternalServerError, protocol.Empty)
+		}
+	}()
+	raw := ctx.URI().PathOriginal()
+	if string(raw) == "/healthz" {
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("ok\n")
+		return
+	}
+	var post bool
+	switch string(ctx.Method()) {
+	case fasthttp.MethodGet:
+	case fasthttp.MethodPost:
+		post = true
+	default:
+		ctx.Response.Header.Set("Allow", "GET, POST")
+		reply(ctx, fasthttp.StatusMethodNotAllowed, protocol.Empty)
+		return
+	}
+	if post && !formBody(ctx) {
+		reply(ctx, fasthttp.StatusUnsupportedMediaType, protocol.Empty)
+		return
+	}
+	ex := s.bufs.Get().(*exchange)
+	defer s.bufs.Put(ex)
+	if !ex.fill(ctx, raw, post) {
+		reply(ctx, fasthttp.StatusBadRequest, protocol.Empty)
+		return
+	}
+	out, err := s.eng.Run(context.Background(), &ex.req, ex.out[:0])
+	ex.out = out
+	if err != nil {
+		s.fail(ctx, &ex.req, err)
+		return
+	}
+	ctx.Response.Header.SetContentType(protocol.ContentType)
+	ctx.SetBody(out)
+}
+
+// formBody reports whether a POST body can be read as a form: it must say
+// application/x-www-form-urlencoded, or say nothing (some IVRs send no
+// Content-Type; the body is read as a form then).
+func formBody(ctx *fasthttp.RequestCtx) bool {
+	ct := ctx.Request.Header.ContentType()
+	if len(ct) == 0 {
+		ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
+		return true
+	}
+	const form = "application/x-www-form-urlencoded"
+	if len(ct) < len(form) {
+		return false
+	}
+	for i := 0; i < len(form); i++ {
+		c := ct[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != form[i] {
+			return false
+		}
+	}
+	return len(ct) == len(form) || ct[len(form)] == ';' || ct[len(form)] == ' '
+}
+
+// fill copies the path and parameters out of fasthttp's buffers (which are
+// reused after the handler returns) into one string, and reports whether the
+// path is a valid script path. Query parameters come first, then the body's,
+// so a body value overrides a query value of the same name.
+func (ex *exchange) fill(ctx *fasthttp.RequestCtx, path []byte, post bool) bool {
+	if len(path) < 2 || path[0] != '/' {
+		return false
+	}
+	ex.raw = append(ex.raw[:0], path...)
+	ex.spans = ex.spans[:0]
+	for k, v := range ctx.QueryArgs().All() {
+		ex.add(k, v)
+	}
+	if post {
+		for k, v := range ctx.PostArgs().All() {
+			ex.add(k, v)
+		}
+	}
+	all := string(ex.raw)
+	p := all[:len(path)]
+	ex.params = ex.params[:0]
+	for _, sp := range ex.spans {
+		ex.params = append(ex.params, protocol.Param{Name: all[sp.nameStart:sp.nameEnd], Value: all[sp.nameEnd:sp.valEnd]})
+	}
+	tenant, script := p[1:], ""
+	for i := 1; i < len(p); i++ {
+		if p[i] == '/' {
+			tenant, script = p[1:i], p[i+1:]
+			break
+		}
+	}
+	if n := len(script); n > 0 && script[n-1] == '/' {
+		script = script[:n-1]
+	}
+	method := fasthttp.MethodGet
+	if post {
+		method = fasthttp.MethodPost
+	}
+	ex.req = protocol.Request{Method: method, Path: p, Tenant: tenant, Script: script, Params: ex.params}
+	return runtime.ValidScriptPath(tenant, script)
+}
+
+func (ex *exchange) add(k, v []byte) {
+	start := len(ex.raw)
+	ex.raw = append(ex.raw, k...)
+	mid := len(ex.raw)
+	ex.raw = append(ex.raw, v...)
+	ex.spans = append(ex.spans, span{start, mid, len(ex.raw)})
+}
+
+// fail answers a failed run. Every error reply carries an empty <Response>,
+// so an IVR that reads the body despite the status simply carries on.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, req *protocol.Request, err error) {
+	var se *runtime.ScriptError
+	switch {
+	case errors.Is(err, runtime.ErrBadPath):
+		reply(ctx, fasthttp.StatusBadRequest, protocol.Empty)
+	case errors.Is(err, runtime.ErrNotFound):
+		reply(ctx, fasthttp.StatusNotFound, protocol.Empty)
+	case errors.Is(err, runtime.ErrBusy):
+		s.log.Warn("no VM free before the deadline", "tenant", req.Tenant, "script", req.Script)
+		reply(ctx, fasthttp.StatusServiceUnavailable, protocol.Empty)
+	case errors.As(err, &se):
+		s.log.Error("script failed",
+			"kind", string(se.Kind), "tenant", req.Tenant, "script", req.Script,
+			"location", se.Location, "error", se.Message,
+			"call_id", req.Value(protocol.ParamCallID), "traceback", se.Traceback)
+		reply(ctx, fasthttp.StatusInternalServerError, protocol.Empty)
+	default:
+		s.log.Error("request failed", "tenant", req.Tenant, "script", req.Script, "error", err)
+		reply(ctx, fasthttp.StatusInternalServerError, protocol.Empty)
+	}
+}
+
+func reply(ctx *fasthttp.RequestCtx, status int, body string) {
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType(protocol.ContentType)
+	ctx.SetBodyString(body)
+}
+
+// protocolError answers requests fasthttp could not parse (too large, bad
+// framing, timeouts while reading).
+func (s *Server) protocolError(ctx *fasthttp.RequestCtx, err error) {
+	status := fasthttp.StatusBadRequest
+	var se *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status = fasthttp.StatusRequestEntityTooLarge
+	case errors.As(err, &se):
+		status = fasthttp.StatusRequestHeaderFieldsTooLarge
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		status = fasthttp.StatusRequestTimeout
+	}
+	reply(ctx, status, protocol.Empty)
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+}
