@@ -25,7 +25,7 @@ func (vm *VM) strFormat(L *lua.LState) int {
 		}
 		i++
 		if i >= len(f) {
-			L.RaiseError("invalid option '%%' to 'format'")
+			L.RaiseError("%s", "invalid option '%' to 'format'")
 		}
 		if f[i] == '%' {
 			out = append(out, '%')
@@ -62,7 +62,7 @@ func (vm *VM) strFormat(L *lua.LState) int {
 			L.RaiseError("invalid format (width or precision too long)")
 		}
 		if i >= len(f) {
-			L.RaiseError("invalid option '%%' to 'format'")
+			L.RaiseError("%s", "invalid option '%' to 'format'")
 		}
 		sp = append(sp, f[start:i]...)
 		conv := f[i]

@@ -190,7 +190,7 @@ func (vm *VM) addValue(m *matcher, b []byte, s, e int, repl lua.LValue) []byte {
 			i++
 			switch {
 			case i >= len(rs):
-				L.RaiseError("invalid use of '%%' in replacement string")
+				L.RaiseError("%s", "invalid use of '%' in replacement string")
 			case rs[i] == '0':
 				b = append(b, m.src[s:e]...)
 			case rs[i] >= '1' && rs[i] <= '9':
