@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func Check(root string) (errs []*ScriptError, files int, err error) {
 			return nil
 		}
 		if _, cerr := sandbox.Compile(src, chunk); cerr != nil {
-			errs = append(errs, compileError(cerr, chunk))
+			errs = append(errs, compileError(cerr, chunk, bytes.Count(src, []byte("\n"))+1))
 		}
 		return nil
 	})

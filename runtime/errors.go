@@ -46,15 +46,23 @@ func (e *ScriptError) Error() string {
 }
 
 // compileError turns a gopher-lua parse or compile error into file:line form.
-func compileError(err error, chunk string) *ScriptError {
+// A parse error at the end of the file carries no line; lines (the file's
+// line count) stands in for it.
+func compileError(err error, chunk string, lines int) *ScriptError {
 	se := &ScriptError{Kind: KindCompile, Location: chunk, Message: err.Error()}
 	var pe *parse.Error
 	var ce *lua.CompileError
 	switch {
 	case errors.As(err, &pe):
-		se.Location = chunk + ":" + strconv.Itoa(pe.Pos.Line)
+		line := pe.Pos.Line
+		if line < 1 {
+			line = lines
+		}
+		se.Location = chunk + ":" + strconv.Itoa(line)
 		se.Message = pe.Message
-		if pe.Token != "" {
+		if pe.Token == "" || pe.Pos.Line < 1 {
+			se.Message += " at end of file"
+		} else {
 			se.Message += " near '" + pe.Token + "'"
 		}
 	case errors.As(err, &ce):

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -103,9 +105,12 @@ func (s *store) load(k scriptKey) (*Script, error) {
 	}
 	sc, err := compileFile(loc)
 	if err != nil {
-		se := compileError(err, loc.chunk)
-		se.Tenant, se.Script = k.tenant, k.script
-		return nil, se
+		var se *ScriptError
+		if errors.As(err, &se) {
+			se.Tenant, se.Script = k.tenant, k.script
+			return nil, se
+		}
+		return nil, ErrNotFound
 	}
 	e := &entry{key: k, loc: loc}
 	e.current.Store(sc)
@@ -148,7 +153,7 @@ func compileFile(loc located) (*Script, error) {
 	}
 	proto, err := sandbox.Compile(src, loc.chunk)
 	if err != nil {
-		return nil, err
+		return nil, compileError(err, loc.chunk, bytes.Count(src, []byte("\n"))+1)
 	}
 	return &Script{Proto: proto, Chunk: loc.chunk, modTime: fi.ModTime(), size: fi.Size()}, nil
 }
@@ -165,9 +170,8 @@ func (s *store) refresh(e *entry) {
 	}
 	sc, err := compileFile(loc)
 	if err != nil {
-		se := compileError(err, loc.chunk)
 		s.log.Error("script does not compile; the last good version keeps serving",
-			"tenant", e.key.tenant, "script", e.key.script, "location", se.Location, "error", se.Message)
+			"tenant", e.key.tenant, "script", e.key.script, "error", err.Error())
 		return
 	}
 	if old := e.current.Load(); old != nil && old.modTime.Equal(sc.modTime) && old.size == sc.size && !e.watched {

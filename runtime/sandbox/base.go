@@ -13,7 +13,7 @@ import (
 // gopher-lua's _printregs.
 var baseAllowed = []string{
 	"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
-	"tonumber", "tostring", "type", "unpack", "xpcall",
+	"tonumber", "tostring", "type", "xpcall",
 	"getmetatable", "setmetatable", "rawequal", "rawget",
 }
 
@@ -24,6 +24,7 @@ func (vm *VM) openBase(L *lua.LState) {
 	}
 	vm.Globals.RawSetString("_VERSION", lua.LString(lua.LuaVersion))
 	vm.Globals.RawSetString("rawset", L.NewFunction(vm.rawset))
+	vm.Globals.RawSetString("unpack", L.NewFunction(unpack))
 	vm.Globals.RawSetString("print", L.NewFunction(vm.print))
 	vm.Globals.RawSetString(concatFunc, L.NewFunction(vm.concat))
 }
@@ -124,4 +125,28 @@ func (vm *VM) concat(L *lua.LState) int {
 func canConcat(v lua.LValue) bool {
 	t := v.Type()
 	return t == lua.LTString || t == lua.LTNumber
+}
+
+// maxResults caps how many values one library call may push, as Lua 5.1's
+// stack check does (LUAI_MAXCSTACK). gopher-lua has no such check: unpack(t,
+// 1, 1e8) grows the value stack in small steps, copying it each time, for
+// seconds of Go time the deadline cannot interrupt.
+const maxResults = 8000
+
+// unpack is Lua 5.1's unpack with its "too many results" check.
+func unpack(L *lua.LState) int {
+	t := L.CheckTable(1)
+	i := L.OptInt(2, 1)
+	e := L.OptInt(3, t.Len())
+	if i > e {
+		return 0
+	}
+	n := int64(e) - int64(i) + 1
+	if n > maxResults {
+		L.RaiseError("too many results to unpack")
+	}
+	for k := i; k <= e; k++ {
+		L.Push(t.RawGetInt(k))
+	}
+	return int(n)
 }

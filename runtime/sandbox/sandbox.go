@@ -66,6 +66,9 @@ func New(limits Limits) *VM {
 		CallStackSize:   limits.CallStackSize,
 		RegistrySize:    4096,
 		RegistryMaxSize: limits.RegistryMaxSize,
+		// Grow the value stack in large steps: gopher-lua copies it on
+		// every growth, and small steps make deep stacks quadratic.
+		RegistryGrowStep: 4096,
 	})
 	vm := &VM{L: L, limits: limits, roMeta: map[*lua.LTable]struct{}{}}
 	vm.Globals = L.NewTable()

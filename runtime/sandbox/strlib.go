@@ -14,9 +14,10 @@ func (vm *VM) openString(L *lua.LState) *lua.LTable {
 	lua.OpenString(L)
 	std := L.GetGlobal("string").(*lua.LTable)
 	t := L.NewTable()
-	for _, name := range []string{"byte", "char", "len", "lower", "reverse", "sub", "upper"} {
+	for _, name := range []string{"char", "len", "lower", "reverse", "sub", "upper"} {
 		t.RawSetString(name, std.RawGetString(name))
 	}
+	t.RawSetString("byte", L.NewFunction(strByte))
 	t.RawSetString("rep", L.NewFunction(vm.strRep))
 	t.RawSetString("format", L.NewFunction(vm.strFormat))
 	t.RawSetString("find", L.NewFunction(strFind))
@@ -65,6 +66,35 @@ func startOffset(init, n int) int {
 		init = n
 	}
 	return init
+}
+
+// strByte is Lua 5.1's string.byte, with its "string slice too long" check.
+func strByte(L *lua.LState) int {
+	s := L.CheckString(1)
+	i := L.OptInt(2, 1)
+	if i < 0 {
+		i = len(s) + i + 1
+	}
+	e := L.OptInt(3, i)
+	if e < 0 {
+		e = len(s) + e + 1
+	}
+	if i <= 0 {
+		i = 1
+	}
+	if e > len(s) {
+		e = len(s)
+	}
+	if i > e {
+		return 0
+	}
+	if e-i+1 > maxResults {
+		L.RaiseError("string slice too long")
+	}
+	for k := i; k <= e; k++ {
+		L.Push(lua.LNumber(s[k-1]))
+	}
+	return e - i + 1
 }
 
 func strFind(L *lua.LState) int { return findAux(L, true) }
