@@ -27,7 +27,11 @@ type Options struct {
 	MaxResponse int            // bytes of XML a run may produce; default 256 KiB
 	MaxScripts  int            // compiled scripts kept; default 10000
 	Limits      sandbox.Limits // string size, call depth, value stack
-	Logger      *slog.Logger   // default: discard
+	// Poll turns file watching off: each script's file is re-checked on
+	// request at most every half second instead. For folders where inotify
+	// sees no changes (network file systems, some container mounts).
+	Poll   bool
+	Logger *slog.Logger // default: discard
 }
 
 func (o Options) withDefaults() Options {
@@ -61,7 +65,7 @@ type Engine struct {
 // scripts compile on their first request.
 func New(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
-	st, err := newStore(opts.ScriptsDir, opts.MaxScripts, opts.Logger)
+	st, err := newStore(opts.ScriptsDir, opts.MaxScripts, !opts.Poll, opts.Logger)
 	if err != nil {
 		return nil, err
 	}

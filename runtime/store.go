@@ -54,12 +54,15 @@ type store struct {
 	watch *watcher // nil when watching is unavailable
 }
 
-func newStore(root string, max int, log *slog.Logger) (*store, error) {
+func newStore(root string, max int, watch bool, log *slog.Logger) (*store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
 	s := &store{root: abs, max: max, log: log, entries: map[scriptKey]*entry{}}
+	if !watch {
+		return s, nil
+	}
 	w, err := newWatcher(s)
 	if err != nil {
 		log.Warn("file watching unavailable; scripts are re-checked on request every second", "err", err)
@@ -174,7 +177,15 @@ func (s *store) refresh(e *entry) {
 			"tenant", e.key.tenant, "script", e.key.script, "error", err.Error())
 		return
 	}
-	if old := e.current.Load(); old != nil && old.modTime.Equal(sc.modTime) && old.size == sc.size && !e.watched {
+	old := e.current.Load()
+	if old != nil && old.modTime.Equal(sc.modTime) && old.size == sc.size && !e.watched {
+		return
+	}
+	if sc.size == 0 && old != nil && old.size > 0 {
+		// Most likely caught between an editor's truncate and its write.
+		// A script meant to do nothing can say so with "return".
+		s.log.Warn("script file is empty; the previous version keeps serving",
+			"tenant", e.key.tenant, "script", e.key.script, "file", loc.chunk)
 		return
 	}
 	e.current.Store(sc)

@@ -1,16 +1,22 @@
 package runtime
 
 import (
+	"os"
 	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
 
-// settle is how long a file must be quiet before it is recompiled: editors
-// save in several steps (truncate, write, rename), and compiling the
-// half-written file in between would serve a wrong version for a moment.
+// settle is how long after the first change of a burst the changed files are
+// recompiled: editors save in several steps (truncate, write, rename), and
+// compiling the half-written file in between would serve a wrong version for
+// a moment. The wait starts at the first event and is not extended by later
+// ones, so a file written continuously still reloads every settle.
 const settle = 30 * time.Millisecond
+
+// maxDefer bounds how long a file that keeps changing can put off its reload.
+const maxDefer = 300 * time.Millisecond
 
 // watcher turns file-system events in watched folders into store refreshes.
 type watcher struct {
@@ -18,8 +24,9 @@ type watcher struct {
 	fw *fsnotify.Watcher
 
 	mu      sync.Mutex
-	dirs    map[string]bool // folders watched, or that failed to be
-	pending map[string]bool // paths changed and not yet processed
+	dirs    map[string]bool      // folders watched, or that failed to be
+	pending map[string]time.Time // paths changed and not yet processed, by first event
+	armed   bool                 // timer is set to flush pending
 	timer   *time.Timer
 	done    chan struct{}
 }
@@ -29,7 +36,7 @@ func newWatcher(s *store) (*watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{s: s, fw: fw, dirs: map[string]bool{}, pending: map[string]bool{}, done: make(chan struct{})}
+	w := &watcher{s: s, fw: fw, dirs: map[string]bool{}, pending: map[string]time.Time{}, done: make(chan struct{})}
 	w.timer = time.AfterFunc(time.Hour, w.flush)
 	w.timer.Stop()
 	go w.loop()
@@ -64,8 +71,13 @@ func (w *watcher) loop() {
 				return
 			}
 			w.mu.Lock()
-			w.pending[ev.Name] = true
-			w.timer.Reset(settle)
+			if _, ok := w.pending[ev.Name]; !ok {
+				w.pending[ev.Name] = time.Now()
+			}
+			if !w.armed {
+				w.armed = true
+				w.timer.Reset(settle)
+			}
 			w.mu.Unlock()
 		case err, ok := <-w.fw.Errors:
 			if !ok {
@@ -84,12 +96,34 @@ func (w *watcher) loop() {
 func (w *watcher) flush() {
 	w.mu.Lock()
 	paths := w.pending
-	w.pending = map[string]bool{}
+	w.pending = map[string]time.Time{}
+	w.armed = false
 	w.mu.Unlock()
-	for p := range paths {
+	again := map[string]time.Time{}
+	for p, first := range paths {
+		// A file modified within the last settle period may still be
+		// being written: look at it again on the next round, unless it has
+		// been changing for maxDefer already.
+		if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) < settle && time.Since(first) < maxDefer {
+			again[p] = first
+			continue
+		}
 		for _, e := range w.s.affected(p) {
 			w.s.refresh(e)
 		}
+	}
+	if len(again) > 0 {
+		w.mu.Lock()
+		for p, first := range again {
+			if _, ok := w.pending[p]; !ok {
+				w.pending[p] = first
+			}
+		}
+		if !w.armed {
+			w.armed = true
+			w.timer.Reset(settle)
+		}
+		w.mu.Unlock()
 	}
 }
 

@@ -31,6 +31,7 @@ func serve(args []string) int {
 	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "keep-alive idle time")
 	maxBody := fs.Int("max-body", 64<<10, "largest request body, in bytes")
 	maxHeader := fs.Int("max-header", 8<<10, "largest request line plus headers, in bytes")
+	poll := fs.Bool("poll", false, "re-check script files on request (every 0.5s) instead of watching them; for network file systems")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for requests in flight")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -56,6 +57,7 @@ func serve(args []string) int {
 		VMs:         *vms,
 		MaxResponse: *maxResponse,
 		MaxScripts:  *maxScripts,
+		Poll:        *poll,
 		Limits:      sandbox.Limits{MaxStringBytes: *maxString},
 		Logger:      log,
 	})

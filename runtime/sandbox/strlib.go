@@ -97,7 +97,7 @@ func strByte(L *lua.LState) int {
 	return e - i + 1
 }
 
-func strFind(L *lua.LState) int { return findAux(L, true) }
+func strFind(L *lua.LState) int  { return findAux(L, true) }
 func strMatch(L *lua.LState) int { return findAux(L, false) }
 
 func findAux(L *lua.LState, find bool) int {

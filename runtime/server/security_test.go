@@ -58,7 +58,7 @@ func TestPathSafety(t *testing.T) {
 		{"/acme/.hidden", 400},
 		{"/.acme/ok", 400},
 		{"/acme//ok", 400},
-		{"/acme/ok/", 200},              // a trailing slash is ignored
+		{"/acme/ok/", 200}, // a trailing slash is ignored
 		{"/acme/o%6b", 400},
 		{"/acme/ok%00", 400},
 		{"/acme/..%5cother", 400},
