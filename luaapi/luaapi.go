@@ -24,7 +24,9 @@ type Run struct {
 	Request  *protocol.Request
 	Response Response
 
-	params *lua.LTable // request.params, built on first use
+	params     *lua.LTable // request.params, made on first use
+	paramsFull bool        // every parameter copied into params
+	paramsMeta *lua.LTable // per VM
 }
 
 // Reset prepares the run state for a new request.
@@ -32,6 +34,7 @@ func (r *Run) Reset(ctx context.Context, req *protocol.Request, maxResponse int)
 	r.Ctx = ctx
 	r.Request = req
 	r.params = nil
+	r.paramsFull = false
 	r.Response.reset(maxResponse)
 }
 

@@ -31,6 +31,11 @@ var requestFields = map[string]string{
 // openRequest builds `request`: a read-only object whose fields are looked up
 // in the current run when read, so a run pays only for the fields it uses.
 func openRequest(L *lua.LState, run *Run) lua.LValue {
+	run.paramsMeta = L.NewTable()
+	run.paramsMeta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		return paramIndex(L, run)
+	}))
+	run.paramsMeta.RawSetString("__metatable", lua.LString("read-only"))
 	ud := L.NewUserData()
 	ud.Metatable = lockedMeta(L, L.NewFunction(func(L *lua.LState) int {
 		return requestIndex(L, run)
@@ -44,7 +49,8 @@ func requestIndex(L *lua.LState, run *Run) int {
 	switch key {
 	case "params":
 		if run.params == nil {
-			run.params = paramsTable(L, req)
+			run.params = L.NewTable()
+			run.params.Metatable = run.paramsMeta
 		}
 		L.Push(run.params)
 	case "method":
@@ -71,12 +77,46 @@ func requestIndex(L *lua.LState, run *Run) int {
 	return 1
 }
 
-// paramsTable holds every parameter by name; the later of repeated names
-// wins, so a POST body value overrides the same name in the query.
-func paramsTable(L *lua.LState, req *protocol.Request) *lua.LTable {
-	t := L.CreateTable(0, len(req.Params))
-	for _, p := range req.Params {
-		t.RawSetString(p.Name, lua.LString(p.Value))
+// request.params is a plain table that reads through to the request: a field
+// the table does not hold is looked up in the request's parameters, and the
+// first pairs() or next() over it copies every parameter in. A script reading
+// two parameters of twelve pays for two. The later of repeated names wins, so
+// a POST body value overrides the same name in the query. Values are not
+// stored on read: storing a new key in a gopher-lua table costs several
+// allocations, more than looking the name up again.
+func paramIndex(L *lua.LState, run *Run) int {
+	key, ok := L.Get(2).(lua.LString)
+	if !ok || run.paramsFull {
+		return 0
 	}
-	return t
+	v, found := run.Request.Get(string(key))
+	if !found {
+		return 0
+	}
+	L.Push(lua.LString(v))
+	return 1
+}
+
+// BeforeIterate completes request.params before a script iterates it. The
+// engine calls it from pairs() and next().
+func (r *Run) BeforeIterate(t *lua.LTable) {
+	if t != r.params || r.paramsFull {
+		return
+	}
+	r.paramsFull = true
+	ps := r.Request.Params
+	for i := len(ps) - 1; i >= 0; i-- {
+		if t.RawGetString(ps[i].Name) == lua.LNil && !laterHas(ps[i+1:], ps[i].Name) {
+			t.RawSetString(ps[i].Name, lua.LString(ps[i].Value))
+		}
+	}
+}
+
+func laterHas(ps []protocol.Param, name string) bool {
+	for _, p := range ps {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
 }

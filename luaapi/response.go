@@ -73,17 +73,22 @@ func methodName(k protocol.Kind) string { return methodNames[k] }
 func openResponse(L *lua.LState, run *Run) lua.LValue {
 	ud := L.NewUserData()
 	methods := L.NewTable()
+	// One argument reader and one verb per VM, reused by every call: a VM
+	// runs one script at a time, and reusing them keeps verb calls free of
+	// allocations.
+	a := &args{}
+	v := &protocol.Verb{}
 	add := func(name string, fill func(a *args, v *protocol.Verb)) {
 		kind := kindOf(name)
 		methods.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			if L.Get(1) != ud {
 				L.RaiseError("call response:%s(...) with a colon", name)
 			}
-			a := args{L: L, method: name}
-			v := protocol.Verb{Kind: kind}
-			fill(&a, &v)
+			*a = args{L: L, method: name}
+			*v = protocol.Verb{Kind: kind}
+			fill(a, v)
 			a.finish()
-			run.Response.add(L, &v)
+			run.Response.add(L, v)
 			L.SetTop(1)
 			return 1
 		}))
@@ -101,7 +106,7 @@ func openResponse(L *lua.LState, run *Run) lua.LValue {
 	})
 	add("play_sound", func(a *args, v *protocol.Verb) {
 		a.optionsAt(3)
-		v.Text = a.requiredString("sound", a.get("1", 2))
+		v.Text = a.requiredString("sound", a.get(first, 2))
 		v.Language = a.optString("language")
 		v.View = a.optString("view")
 		v.Folder = a.optString("folder")
@@ -116,7 +121,7 @@ func openResponse(L *lua.LState, run *Run) lua.LValue {
 	})
 	add("play_tts", func(a *args, v *protocol.Verb) {
 		a.optionsAt(3)
-		v.Text = a.requiredString("text", a.get("1", 2))
+		v.Text = a.requiredString("text", a.get(first, 2))
 		v.Voice = a.requiredString("voice", a.opt("voice"))
 		if vol := a.opt("volume"); vol != lua.LNil {
 			v.Volume = a.whole("volume", vol)
@@ -157,8 +162,29 @@ type args struct {
 	L      *lua.LState
 	method string
 	tbl    *lua.LTable // the named-argument or options table, if any
-	used   map[string]bool
+	used   [8]string   // keys read from tbl; no verb has more
+	nused  int
 	form   int // 0: not looked at yet, 1: positional, 2: one named table
+}
+
+// first names the table's array slot 1: the sound or the text in
+// response:play_sound{"beep", ...}.
+const first = "[1]"
+
+func (a *args) use(key string) {
+	if a.nused < len(a.used) {
+		a.used[a.nused] = key
+		a.nused++
+	}
+}
+
+func (a *args) wasUsed(key string) bool {
+	for _, k := range a.used[:a.nused] {
+		if k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // named reports whether the arguments came as one table.
@@ -167,7 +193,6 @@ func (a *args) named() bool {
 		a.form = 1
 		if t, ok := a.L.Get(2).(*lua.LTable); ok && a.L.GetTop() == 2 {
 			a.tbl = t
-			a.used = map[string]bool{}
 			a.form = 2
 		}
 	}
@@ -183,20 +208,19 @@ func (a *args) optionsAt(pos int) {
 	switch o := a.L.Get(pos).(type) {
 	case *lua.LTable:
 		a.tbl = o
-		a.used = map[string]bool{}
 	case *lua.LNilType:
 	default:
 		a.L.RaiseError("response:%s: argument #%d must be an options table, got %s", a.method, pos-1, o.Type())
 	}
 }
 
-// get returns the named field key (a number key such as "1" means the
-// table's array slot) or the positional argument pos.
+// get returns the named field key (first means the table's array slot 1)
+// or the positional argument pos.
 func (a *args) get(key string, pos int) lua.LValue {
 	if a.named() {
-		a.used[key] = true
-		if n, err := strconv.Atoi(key); err == nil {
-			return a.tbl.RawGetInt(n)
+		a.use(key)
+		if key == first {
+			return a.tbl.RawGetInt(1)
 		}
 		return a.tbl.RawGetString(key)
 	}
@@ -208,7 +232,7 @@ func (a *args) opt(key string) lua.LValue {
 	if a.tbl == nil {
 		return lua.LNil
 	}
-	a.used[key] = true
+	a.use(key)
 	return a.tbl.RawGetString(key)
 }
 
@@ -236,12 +260,22 @@ func (a *args) finish() {
 	if a.tbl == nil {
 		return
 	}
-	a.tbl.ForEach(func(k, _ lua.LValue) {
-		key := lua.LVAsString(k)
-		if !a.used[key] {
-			a.L.RaiseError("response:%s: unknown option %q", a.method, key)
+	for k, _ := a.tbl.Next(lua.LNil); k != lua.LNil; k, _ = a.tbl.Next(k) {
+		key, ok := k.(lua.LString)
+		if n, isNum := k.(lua.LNumber); isNum && n == 1 && a.wasUsed(first) {
+			continue
 		}
-	})
+		if !ok || !a.wasUsed(string(key)) {
+			a.L.RaiseError("response:%s: unknown option %s", a.method, quoteKey(k))
+		}
+	}
+}
+
+func quoteKey(k lua.LValue) string {
+	if s, ok := k.(lua.LString); ok {
+		return strconv.Quote(string(s))
+	}
+	return "[" + k.String() + "]"
 }
 
 func (a *args) str(name string, v lua.LValue) string {

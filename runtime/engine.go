@@ -96,19 +96,31 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	if err != nil {
 		return dst, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
-	defer cancel()
-	v, err := e.pool.get(ctx)
+	deadline := time.Now().Add(e.opts.Timeout)
+	v, err := e.pool.get(ctx, deadline)
 	if err != nil {
 		return dst, err
 	}
-	if err := v.run(ctx, req, sc, e.opts.MaxResponse); err != nil {
+	var runCtx context.Context = v.deadline
+	if ctx.Done() == nil {
+		v.deadline.start(deadline)
+	} else {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	serr := v.run(runCtx, req, sc, e.opts.MaxResponse)
+	timedOut := runCtx.Err() != nil
+	if runCtx == v.deadline {
+		v.deadline.stop()
+	}
+	if serr != nil {
 		e.pool.discard(v)
-		if ctx.Err() != nil {
-			err.Kind = KindTimeout
-			err.Message = "script ran past its deadline of " + e.opts.Timeout.String()
+		if timedOut {
+			serr.Kind = KindTimeout
+			serr.Message = "script ran past its deadline of " + e.opts.Timeout.String()
 		}
-		return dst, err
+		return dst, serr
 	}
 	dst = v.api.Response.AppendDocument(dst)
 	v.clear()
@@ -118,20 +130,22 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 
 // vm is a sandboxed Lua state plus the run state its modules read.
 type vm struct {
-	e      *Engine
-	sb     *sandbox.VM
-	api    luaapi.Run
-	env    *lua.LTable
-	loaded map[string]lua.LValue // modules required in this run
+	e        *Engine
+	deadline *runDeadline
+	sb       *sandbox.VM
+	api      luaapi.Run
+	env      *lua.LTable
+	loaded   map[string]lua.LValue // modules required in this run
 }
 
 func (e *Engine) newVM() *vm {
-	v := &vm{e: e, sb: sandbox.New(e.opts.Limits)}
+	v := &vm{e: e, sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
 	L := v.sb.L
 	for _, m := range luaapi.Modules() {
 		v.sb.Set(m.Name, m.Open(L, &v.api))
 	}
 	v.sb.Set("require", L.NewFunction(v.require))
+	v.sb.OnIterate = v.api.BeforeIterate
 	v.sb.Print = func(msg string) {
 		req := v.api.Request
 		e.log.Info("script print", "tenant", req.Tenant, "script", req.Script,
@@ -140,14 +154,17 @@ func (e *Engine) newVM() *vm {
 	return v
 }
 
-func (v *vm) close() { v.sb.Close() }
+func (v *vm) close() {
+	v.deadline.timer.Stop()
+	v.sb.Close()
+}
 
 // run executes one script on this VM.
 func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, maxResponse int) *ScriptError {
 	L := v.sb.L
 	v.api.Reset(ctx, req, maxResponse)
 	v.sb.Reset()
-	v.env = v.sb.NewEnv()
+	v.env = v.sb.Env()
 	fn := L.NewFunctionFromProto(sc.Proto)
 	fn.Env = v.env
 	L.SetContext(ctx)

@@ -3,6 +3,8 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dialua/dialua/runtime/protocol"
@@ -117,4 +119,36 @@ func BenchmarkEngineSupportParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEngineMinimal is the engine's own cost: a script that reads one
+// parameter and adds one verb, so nearly everything measured is lookup, pool,
+// deadline, fresh globals, the request object and the XML.
+func BenchmarkEngineMinimal(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "t"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	src := `if request.params.code == "1" then response:hangup() end`
+	if err := os.WriteFile(filepath.Join(dir, "t", "min.lua"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	eng, err := New(Options{ScriptsDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	req := &protocol.Request{Method: "GET", Path: "/t/min", Tenant: "t", Script: "min",
+		Params: []protocol.Param{{Name: "code", Value: "1"}, {Name: "CallID", Value: "c1"}}}
+	var dst []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if dst, err = eng.Run(context.Background(), req, dst[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if !bytes.Contains(dst, []byte("<Hangup/>")) {
+		b.Fatalf("unexpected output %s", dst)
+	}
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"time"
 )
 
 // pool bounds how many VMs exist and hands each to one run at a time. slots
@@ -23,12 +24,17 @@ func newPool(size int, mk func() *vm) *pool {
 	return p
 }
 
-func (p *pool) get(ctx context.Context) (*vm, error) {
+// get waits until deadline (or ctx's end) for a slot.
+func (p *pool) get(ctx context.Context, deadline time.Time) (*vm, error) {
 	select {
 	case <-p.slots:
 	default:
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
 		select {
 		case <-p.slots:
+		case <-t.C:
+			return nil, ErrBusy
 		case <-ctx.Done():
 			return nil, ErrBusy
 		}

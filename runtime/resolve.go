@@ -34,7 +34,16 @@ func ValidScriptPath(tenant, script string) bool {
 	if len(script) > 1024 {
 		return false
 	}
-	for _, seg := range strings.Split(script, "/") {
+	for script != "" {
+		seg := script
+		if i := strings.IndexByte(script, '/'); i >= 0 {
+			seg, script = script[:i], script[i+1:]
+			if script == "" {
+				return false // trailing slash: an empty last segment
+			}
+		} else {
+			script = ""
+		}
 		if !validSegment(seg) {
 			return false
 		}

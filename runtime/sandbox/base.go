@@ -12,7 +12,7 @@ import (
 // collectgarbage, module, require (replaced by the engine), newproxy, and
 // gopher-lua's _printregs.
 var baseAllowed = []string{
-	"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+	"assert", "error", "ipairs", "pcall", "select",
 	"tonumber", "tostring", "type", "xpcall",
 	"getmetatable", "setmetatable", "rawequal", "rawget",
 }
@@ -25,6 +25,24 @@ func (vm *VM) openBase(L *lua.LState) {
 	vm.Globals.RawSetString("_VERSION", lua.LString(lua.LuaVersion))
 	vm.Globals.RawSetString("rawset", L.NewFunction(vm.rawset))
 	vm.Globals.RawSetString("unpack", L.NewFunction(unpack))
+	next := L.GetGlobal("next").(*lua.LFunction).GFunction
+	nextFn := L.NewFunction(func(L *lua.LState) int {
+		if t, ok := L.Get(1).(*lua.LTable); ok && vm.OnIterate != nil {
+			vm.OnIterate(t)
+		}
+		return next(L)
+	})
+	vm.Globals.RawSetString("next", nextFn)
+	vm.Globals.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		if vm.OnIterate != nil {
+			vm.OnIterate(t)
+		}
+		L.Push(nextFn)
+		L.Push(t)
+		L.Push(lua.LNil)
+		return 3
+	}))
 	vm.Globals.RawSetString("print", L.NewFunction(vm.print))
 	vm.Globals.RawSetString(concatFunc, L.NewFunction(vm.concat))
 }

@@ -21,7 +21,23 @@ func Compile(src []byte, name string) (*lua.FunctionProto, error) {
 		return nil, err
 	}
 	rewriteStmts(chunk)
-	return lua.Compile(chunk, name)
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return nil, err
+	}
+	dropImplicitArg(proto)
+	return proto, nil
+}
+
+// dropImplicitArg turns off Lua 5.0's implicit `arg` table for vararg
+// functions: gopher-lua would build it on every call of every vararg
+// function, every script's main chunk included, whether or not the code reads
+// it. Scripts use ... and select() instead.
+func dropImplicitArg(p *lua.FunctionProto) {
+	p.IsVarArg &^= lua.VarArgNeedsArg
+	for _, child := range p.FunctionPrototypes {
+		dropImplicitArg(child)
+	}
 }
 
 func rewriteStmts(stmts []ast.Stmt) {

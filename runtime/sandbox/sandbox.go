@@ -52,10 +52,17 @@ type VM struct {
 	// Print receives what the script passes to print(), tab-separated.
 	Print func(msg string)
 
+	// OnIterate, when set, sees every table a script passes to pairs() or
+	// next() before iteration starts, so a table that fills itself lazily
+	// can complete itself first.
+	OnIterate func(t *lua.LTable)
+
 	limits  Limits
 	envMeta *lua.LTable
 	roMeta  map[*lua.LTable]struct{} // proxies scripts must not write
 	rng     *rand.Rand               // set by math.randomseed, for this run only
+	env     *lua.LTable              // the globals table runs reuse
+	scratch []lua.LValue
 }
 
 // New builds a VM with the allowlisted libraries.
@@ -127,6 +134,40 @@ func (vm *VM) NewEnv() *lua.LTable {
 	env.RawSetString("_G", env)
 	return env
 }
+
+// Env returns the globals table for the next run: the previous run's table
+// emptied (but for _G), which is the same as a fresh one because nothing from
+// a finished run can still reach it, and costs no allocation. A table that a
+// run filled with many names is replaced instead, so no run can leave the
+// next one a large table to carry.
+func (vm *VM) Env() *lua.LTable {
+	if vm.env == nil {
+		vm.env = vm.NewEnv()
+		return vm.env
+	}
+	keys := vm.scratch[:0]
+	for k, _ := vm.env.Next(lua.LNil); k != lua.LNil; k, _ = vm.env.Next(k) {
+		keys = append(keys, k)
+		if len(keys) > maxReusedGlobals {
+			vm.env = vm.NewEnv()
+			vm.scratch = vm.scratch[:0]
+			return vm.env
+		}
+	}
+	for _, k := range keys {
+		if k != lua.LString("_G") {
+			vm.env.RawSet(k, lua.LNil)
+		}
+	}
+	clear(keys)
+	vm.scratch = keys[:0]
+	vm.env.RawSetString("_G", vm.env)
+	return vm.env
+}
+
+// maxReusedGlobals is how many globals a run may leave before its table is
+// dropped rather than emptied.
+const maxReusedGlobals = 64
 
 // Reset clears the per-run state the libraries keep (the seeded random
 // generator), so the next run starts as every run does.
