@@ -74,6 +74,7 @@ func rewriteStmt(s ast.Stmt) {
 		rewriteStmts(s.Stmts)
 	case *ast.GenericForStmt:
 		rewriteExprs(s.Exprs)
+		s.Exprs = padForExprs(s.Exprs)
 		rewriteStmts(s.Stmts)
 	case *ast.FuncDefStmt:
 		s.Name.Func = rewrite(s.Name.Func)
@@ -82,6 +83,29 @@ func rewriteStmt(s ast.Stmt) {
 	case *ast.ReturnStmt:
 		rewriteExprs(s.Exprs)
 	}
+}
+
+// padForExprs makes `for k in next, t do` start from nil. gopher-lua's
+// compiler does not clear the control slot when the explist has fewer than
+// three values and does not end in a call, so the loop starts from whatever a
+// register held before and can skip keys. An explicit nil gives the slot its
+// value; an explist ending in a call or ... is left alone, as its values fill
+// the slots.
+func padForExprs(es []ast.Expr) []ast.Expr {
+	if len(es) == 0 || len(es) >= 3 {
+		return es
+	}
+	switch es[len(es)-1].(type) {
+	case *ast.FuncCallExpr, *ast.Comma3Expr:
+		return es
+	}
+	for len(es) < 3 {
+		n := &ast.NilExpr{}
+		n.SetLine(es[len(es)-1].Line())
+		n.SetLastLine(es[len(es)-1].LastLine())
+		es = append(es, n)
+	}
+	return es
 }
 
 func rewriteExprs(es []ast.Expr) {

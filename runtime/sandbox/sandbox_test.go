@@ -261,3 +261,26 @@ func TestRandomseedIsPerRun(t *testing.T) {
 		t.Errorf("the next run replayed the previous run's seeded sequence %s", seeded)
 	}
 }
+
+// TestGenericForStartsFromNil: gopher-lua leaves the control slot of
+// `for k in next, t` unset, so the loop could start from a stale value and
+// skip keys; Compile pads the explist with nil.
+func TestGenericForStartsFromNil(t *testing.T) {
+	vm := New(Limits{})
+	defer vm.Close()
+	got, err := run(t, vm, `
+r = {params = {}}
+r.params.x = "" r.params.code = "b" r.params.team = "ops"
+local seen = {}
+for k, v in pairs(r.params) do seen[#seen + 1] = k end
+local a = 0 for k in next, r.params do a = a + 1 end
+local t = r.params
+local b = 0 for k, v in next, t, nil do b = b + 1 end
+local c = 0 for k in pairs(t) do c = c + 1 end
+local function three() return next, t, nil end
+local d = 0 for k in three() do d = d + 1 end
+return a, b, c, d`, time.Second)
+	if err != nil || got != "3|3|3|3" {
+		t.Errorf("iteration counts %q (%v), want 3|3|3|3", got, err)
+	}
+}

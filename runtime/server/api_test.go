@@ -157,6 +157,16 @@ local n = 0 for k, v in pairs(r.params) do n = n + 1 end put("count", n)
 `,
 		"t/sub/index.lua": `response:set_var("script", request.script)`,
 		"t/typo.lua":      `local x = request.callid`,
+		"t/iter.lua": `
+local seen = {}
+for k, v in pairs(request.params) do seen[#seen + 1] = k .. "=" .. v end
+table.sort(seen)
+response:set_var("all", table.concat(seen, ","))
+response:set_var("code", request.params.code)
+local keys = 0 for k in next, request.params do keys = keys + 1 end
+response:set_var("keys", keys)
+request.params.code = "changed"
+response:set_var("changed", request.params.code)`,
 	}), runtime.Options{})
 
 	q := url.Values{
@@ -195,6 +205,15 @@ local n = 0 for k, v in pairs(r.params) do n = n + 1 end put("count", n)
 	st := rawRequest(t, s.base, "POST /t/dump?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\nConnection: close\r\n\r\nteam=ops")
 	if st != 200 {
 		t.Errorf("POST without Content-Type: status %d", st)
+	}
+
+	// Iterating before reading: every parameter once, the body's value for a
+	// name in both query and body.
+	got = vars(s.post("/t/iter?code=q&team=ops", url.Values{"code": {"b"}, "x": {""}}).verbs(t))
+	for k, v := range map[string]string{"all": "code=b,team=ops,x=", "code": "b", "keys": "3", "changed": "changed"} {
+		if got[k] != v {
+			t.Errorf("iter %s = %q, want %q", k, got[k], v)
+		}
 	}
 
 	if got := vars(s.get("/t/sub/").verbs(t)); got["script"] != "sub" {

@@ -154,6 +154,8 @@ for _, f in ipairs(attempts) do
   if not pcall(f) then refused = refused + 1 end
 end
 secret = "tenant a was here"
+for i = 1, 100 do _G["g" .. i] = i end
+_G[1] = "array part"
 _G.print = nil
 pairs = nil
 response:set_var("refused", refused)
@@ -167,6 +169,10 @@ response:set_var("print", type(print))
 response:set_var("pairs", type(pairs))
 response:set_var("tostring", type(tostring))
 response:set_var("date", type(os.date))
+response:set_var("g50", tostring(g50))
+response:set_var("a1", tostring(_G[1]))
+local n = 0 for k in pairs(_G) do n = n + 1 end
+response:set_var("globals", n)
 response:hangup()
 `
 	s := start(t, scriptsDir(t, map[string]string{"a/hostile.lua": hostile, "b/victim.lua": victim}), runtime.Options{VMs: 1})
@@ -179,7 +185,8 @@ response:hangup()
 	for i := 0; i < 3; i++ {
 		v := vars(s.get("/b/victim").verbs(t))
 		want := map[string]string{"secret": "nil", "upper": "ABC", "upper2": "ABC", "first": "nil",
-			"print": "function", "pairs": "function", "tostring": "function", "date": "function"}
+			"print": "function", "pairs": "function", "tostring": "function", "date": "function",
+			"g50": "nil", "a1": "nil", "globals": "1"} // only _G
 		for k, w := range want {
 			if v[k] != w {
 				t.Errorf("victim run %d sees %s = %q, want %q", i, k, v[k], w)
