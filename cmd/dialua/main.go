@@ -2,6 +2,8 @@
 //
 //	dialua serve [flags]   serve the scripts folder over HTTP
 //	dialua check [DIR]     compile every script and report syntax errors
+//	dialua call ...        walk one simulated call through an IVR definition
+//	dialua test [PATH...]  run IVR scenario files against a server
 //
 // Run "dialua help" or "dialua COMMAND -h" for flags.
 package main
@@ -16,6 +18,9 @@ const usage = `dialua hosts Call Interactive scripts written in Lua.
 Usage:
   dialua serve [flags]   serve the scripts folder (default ./scripts) on 127.0.0.1:8080
   dialua check [DIR]     compile every .lua file under DIR (default ./scripts); print file:line: message per error
+  dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [--json]
+                         walk one simulated call through an IVR and print its transcript
+  dialua test [PATH...]  run IVR scenario files (*.test.yaml, default ./examples); end with "N passed, N failed"
   dialua version         print the version
 
 Run "dialua COMMAND -h" for a command's flags.
@@ -37,6 +42,10 @@ func run(args []string) int {
 		return serve(args[1:])
 	case "check":
 		return check(args[1:])
+	case "call":
+		return callCmd(args[1:], os.Stdout, os.Stderr)
+	case "test":
+		return testCmd(args[1:], os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("dialua", version)
 		return 0

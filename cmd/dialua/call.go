@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/ivr"
+	"github.com/dialua/dialua/runtime/server"
+)
+
+// callCmd walks one simulated call through an IVR file.
+func callCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("call", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ivrFile := fs.String("ivr", "", "IVR definition file (required)")
+	base := fs.String("url", "", "base URL of the Call Interactive server (default: serve --scripts on a loopback port)")
+	scripts := fs.String("scripts", "./scripts", "scripts root to serve when --url is not given")
+	var caller ivr.Caller
+	fs.StringVar(&caller.Digits, "digits", "", "keys the caller presses, in order (0-9 * #; _ is a silence)")
+	fs.StringVar(&caller.Number, "caller", "", "caller-ID number")
+	fs.StringVar(&caller.Name, "caller-name", "", "caller-ID name")
+	fs.StringVar(&caller.Extension, "caller-extension", "", "calling extension (internal calls)")
+	fs.StringVar(&caller.CallID, "call-id", "", "CallID to send (default: random)")
+	fs.StringVar(&caller.CallAPIID, "call-api-id", "", "CallAPIID to send")
+	asJSON := fs.Bool("json", false, "print the transcript as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *ivrFile == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	def, err := ivr.Load(*ivrFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "dialua call: %v\n", err)
+		return 2
+	}
+	url, stop, err := target(*base, *scripts, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dialua call: %v\n", err)
+		return 2
+	}
+	defer stop()
+	tr := ivr.Run(context.Background(), def, caller, ivr.Options{BaseURL: url})
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(tr)
+	} else {
+		tr.WriteText(stdout)
+	}
+	if tr.Outcome.State == ivr.EndError || tr.Outcome.State == ivr.EndLoop {
+		return 1
+	}
+	return 0
+}
+
+// target returns the server base URL: the one given, or a loopback server
+// over the scripts folder started for this command.
+func target(base, scripts string, stderr io.Writer) (string, func(), error) {
+	if base != "" {
+		return base, func() {}, nil
+	}
+	if fi, err := os.Stat(scripts); err != nil || !fi.IsDir() {
+		return "", nil, fmt.Errorf("no --url given and scripts folder %s not found", scripts)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	lb, err := server.StartLoopback(runtime.Options{ScriptsDir: scripts}, log)
+	if err != nil {
+		return "", nil, err
+	}
+	return lb.URL, lb.Close, nil
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dialua/dialua/runtime/ivr"
+)
+
+// testCmd runs scenario files and reports each scenario as PASS or FAIL.
+func testCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "", "base URL of the Call Interactive server (default: serve --scripts on a loopback port)")
+	scripts := fs.String("scripts", "./scripts", "scripts root to serve when --url is not given")
+	verbose := fs.Bool("v", false, "print the transcript of every scenario, not only of failures")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: dialua test [--url BASE] [--scripts DIR] [-v] [PATH...]\n\nRuns every *.test.yaml file under the PATHs (default ./examples).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{"examples"}
+	}
+	files, err := ivr.FindSuites(paths)
+	if err != nil {
+		fmt.Fprintf(stderr, "dialua test: %v\n", err)
+		return 2
+	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "dialua test: no *.test.yaml files under %s\n", strings.Join(paths, ", "))
+		return 2
+	}
+	url, stop, err := target(*base, *scripts, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dialua test: %v\n", err)
+		return 2
+	}
+	defer stop()
+	passed, failed := 0, 0
+	for _, f := range files {
+		results, err := ivr.RunSuite(context.Background(), f, ivr.Options{BaseURL: url})
+		if err != nil {
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", f, err)
+			failed++
+			continue
+		}
+		for _, r := range results {
+			if r.Passed() {
+				passed++
+				fmt.Fprintf(stdout, "PASS %s: %s\n", r.File, r.Name)
+				if *verbose {
+					r.Transcript.WriteText(indentWriter{stdout})
+				}
+				continue
+			}
+			failed++
+			fmt.Fprintf(stdout, "FAIL %s: %s\n", r.File, r.Name)
+			for _, d := range r.Diffs {
+				fmt.Fprintf(stdout, "  %s\n", d)
+			}
+			r.Transcript.WriteText(indentWriter{stdout})
+		}
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// indentWriter indents every line written through it.
+type indentWriter struct{ w io.Writer }
+
+func (iw indentWriter) Write(p []byte) (int, error) {
+	s := strings.TrimSuffix(string(p), "\n")
+	_, err := io.WriteString(iw.w, "    | "+strings.ReplaceAll(s, "\n", "\n    | ")+"\n")
+	return len(p), err
+}

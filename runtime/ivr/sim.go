@@ -1,0 +1,502 @@
+package ivr
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dialua/dialua/runtime/protocol"
+)
+
+// Caller is the simulated person on the line.
+type Caller struct {
+	Number    string `yaml:"number" json:"number,omitempty"`
+	Name      string `yaml:"name" json:"name,omitempty"`
+	Extension string `yaml:"extension" json:"extension,omitempty"` // CallerExtension, for internal calls
+	// Digits are the keys the caller presses, in order, as the IVR asks
+	// for them: 0-9, * and #. An underscore is a silence: the caller lets
+	// one prompt time out. After the last key the caller stays silent.
+	Digits    string `yaml:"digits" json:"digits,omitempty"`
+	CallID    string `yaml:"call_id" json:"call_id,omitempty"`         // default: random
+	CallAPIID string `yaml:"call_api_id" json:"call_api_id,omitempty"` // for calls started through the call-control API
+}
+
+// Options say where the server is and how to reach it.
+type Options struct {
+	// BaseURL is prepended to request URLs that are paths ("/demo/x").
+	BaseURL string
+	// Client sends the requests; default: a client with the IVR's timeout.
+	Client *http.Client
+}
+
+// Outcome is how a call ended.
+type Outcome struct {
+	State  string `json:"state"`            // hangup, transfer, queue, ended, error, loop
+	Target string `json:"target,omitempty"` // transfer destination or queue
+	Reason string `json:"reason,omitempty"`
+}
+
+func (o Outcome) String() string {
+	s := o.State
+	if o.Target != "" {
+		s += " " + o.Target
+	}
+	return s
+}
+
+// Outcome states.
+const (
+	EndHangup   = "hangup"   // a Hangup verb or hangup action
+	EndTransfer = "transfer" // a transfer action
+	EndQueue    = "queue"    // a queue action
+	EndEnded    = "ended"    // the option ran out of actions, or no input and no timeout option
+	EndError    = "error"    // the server's answer broke the protocol
+	EndLoop     = "loop"     // the loop guard stopped the call
+)
+
+// Step is one line of the transcript.
+type Step struct {
+	T      float64           `json:"t"`            // simulated seconds since the call started
+	At     string            `json:"at,omitempty"` // context/option/priority of the action
+	Kind   string            `json:"kind"`         // play, tts, key, silence, request, response, set, caller, jump, pause, end, error, note
+	Sound  string            `json:"sound,omitempty"`
+	Text   string            `json:"text,omitempty"`
+	Key    string            `json:"key,omitempty"`
+	Var    string            `json:"var,omitempty"`
+	Value  string            `json:"value,omitempty"`
+	Method string            `json:"method,omitempty"`
+	URL    string            `json:"url,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
+	Status int               `json:"status,omitempty"`
+	Body   string            `json:"body,omitempty"`
+}
+
+// Transcript is everything that happened on one call.
+type Transcript struct {
+	IVR      string            `json:"ivr"`
+	CallID   string            `json:"call_id"`
+	Steps    []Step            `json:"steps"`
+	Vars     map[string]string `json:"vars"`
+	Outcome  Outcome           `json:"outcome"`
+	Elapsed  float64           `json:"elapsed"`
+	Requests []string          `json:"requests"` // each Call Interactive request: method and configured URL after $variable substitution
+	Heard    []string          `json:"heard"`    // sounds (folder/name) and "tts:<text>", in order
+}
+
+// call is the state of a call in progress.
+type call struct {
+	ivr    *IVR
+	opts   Options
+	caller Caller
+	keys   []byte
+	vars   map[string]string
+	now    float64
+	tr     *Transcript
+	at     string
+	steps  int
+	ctx    context.Context
+}
+
+// Run simulates one whole call.
+func Run(ctx context.Context, ivr *IVR, caller Caller, opts Options) *Transcript {
+	if caller.CallID == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		caller.CallID = hex.EncodeToString(b[:])
+	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{Timeout: time.Duration(ivr.Timeout * float64(time.Second))}
+	}
+	c := &call{
+		ivr: ivr, opts: opts, caller: caller, ctx: ctx,
+		keys: []byte(strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '-' {
+				return -1
+			}
+			return r
+		}, caller.Digits)),
+		vars: map[string]string{},
+		tr:   &Transcript{IVR: ivr.Name, CallID: caller.CallID},
+	}
+	c.tr.Outcome = c.walk()
+	c.step(Step{Kind: "end", Text: c.tr.Outcome.String() + reasonSuffix(c.tr.Outcome.Reason)})
+	c.event(c.ivr.Events.Hangup, "hangup", "ANSWER")
+	c.tr.Vars = c.vars
+	c.tr.Elapsed = c.now
+	return c.tr
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}
+
+func (c *call) step(s Step) {
+	s.T = c.now
+	if s.At == "" {
+		s.At = c.at
+	}
+	c.tr.Steps = append(c.tr.Steps, s)
+	switch s.Kind {
+	case "play":
+		c.tr.Heard = append(c.tr.Heard, s.Sound)
+	case "tts":
+		c.tr.Heard = append(c.tr.Heard, "tts:"+s.Text)
+	}
+}
+
+// walk runs actions from the entry context until the call ends.
+func (c *call) walk() Outcome {
+	if strings.EqualFold(c.ivr.Defaults["CallFlow"], "OUT") {
+		c.event(c.ivr.Events.DialOut, "dial-out", "CALLING")
+	} else {
+		c.event(c.ivr.Events.DialIn, "dial-in", "CALLING")
+	}
+	ctxName, option, pc := c.ivr.Entry, "start", 0
+	for {
+		acts := c.ivr.Contexts[ctxName].Options[option]
+		if pc >= len(acts) {
+			c.at = ""
+			return Outcome{State: EndEnded, Reason: fmt.Sprintf("no more actions in %s/%s", ctxName, option)}
+		}
+		c.steps++
+		if c.steps > c.ivr.MaxSteps {
+			return Outcome{State: EndLoop, Reason: fmt.Sprintf("more than %d actions: the call goes round in circles", c.ivr.MaxSteps)}
+		}
+		if err := c.ctx.Err(); err != nil {
+			return Outcome{State: EndError, Reason: err.Error()}
+		}
+		a := acts[pc]
+		c.at = fmt.Sprintf("%s/%s/%d", ctxName, option, pc+1)
+		pc++
+		next, end := c.act(&a, ctxName)
+		if end != nil {
+			return *end
+		}
+		if next != nil {
+			ctxName, option, pc = next.context, next.option, next.pc
+		}
+	}
+}
+
+// position is where the call goes next.
+type position struct {
+	context, option string
+	pc              int
+}
+
+func (c *call) act(a *Action, ctxName string) (*position, *Outcome) {
+	switch a.Kind {
+	case ActPlay:
+		c.step(Step{Kind: "play", Sound: joinFolder(a.Folder, a.Sound)})
+	case ActTTS:
+		c.step(Step{Kind: "tts", Text: c.subst(a.Text, false)})
+	case ActRecord:
+		digits := ""
+		for len(digits) < a.Digits {
+			k, ok := c.key()
+			if !ok {
+				c.step(Step{Kind: "silence", Text: fmt.Sprintf("no key within %gs", a.Wait)})
+				c.now += a.Wait
+				break
+			}
+			if a.Finish != "" && k == a.Finish[0] {
+				c.step(Step{Kind: "key", Key: string(k)})
+				break
+			}
+			digits += string(k)
+			c.step(Step{Kind: "key", Key: string(k)})
+		}
+		c.set(a.Var, digits)
+	case ActMenu:
+		k, ok := c.key()
+		opts := c.ivr.Contexts[ctxName].Options
+		if !ok {
+			c.step(Step{Kind: "silence", Text: fmt.Sprintf("no key within %gs", a.Wait)})
+			c.now += a.Wait
+			if opts["timeout"] != nil {
+				return &position{ctxName, "timeout", 0}, nil
+			}
+			return nil, &Outcome{State: EndEnded, Reason: "no key pressed and " + ctxName + " has no timeout option"}
+		}
+		c.step(Step{Kind: "key", Key: string(k)})
+		if opts[string(k)] != nil {
+			return &position{ctxName, string(k), 0}, nil
+		}
+		if opts["invalid"] != nil {
+			return &position{ctxName, "invalid", 0}, nil
+		}
+		return nil, &Outcome{State: EndEnded, Reason: "key " + string(k) + " has no option and " + ctxName + " has no invalid option"}
+	case ActSet:
+		c.set(a.Var, c.subst(a.Value, false))
+	case ActCaller:
+		if a.Name != "" {
+			c.caller.Name = c.subst(a.Name, false)
+		}
+		if a.Number != "" {
+			c.caller.Number = c.subst(a.Number, false)
+		}
+		c.step(Step{Kind: "caller", Text: c.caller.Name, Value: c.caller.Number})
+	case ActInteractive:
+		return c.interactive(&a.Request)
+	case ActJump:
+		c.step(Step{Kind: "jump", Text: fmt.Sprintf("%s/%s", a.Context, a.Option)})
+		return c.jump(a.Context, a.Option, a.Priority)
+	case ActPause:
+		c.step(Step{Kind: "pause", Value: strconv.Itoa(a.Seconds)})
+		c.now += float64(a.Seconds)
+	case ActTransfer:
+		c.step(Step{Kind: "note", Text: "transferred to " + a.Target})
+		return nil, &Outcome{State: EndTransfer, Target: a.Target}
+	case ActQueue:
+		c.step(Step{Kind: "note", Text: "queued in " + a.Target})
+		return nil, &Outcome{State: EndQueue, Target: a.Target}
+	case ActHangup:
+		return nil, &Outcome{State: EndHangup, Reason: "hangup action"}
+	}
+	return nil, nil
+}
+
+func joinFolder(folder, sound string) string {
+	if folder == "" {
+		return sound
+	}
+	return strings.TrimSuffix(folder, "/") + "/" + sound
+}
+
+// key takes the caller's next key; false means silence.
+func (c *call) key() (byte, bool) {
+	if len(c.keys) == 0 {
+		return 0, false
+	}
+	k := c.keys[0]
+	c.keys = c.keys[1:]
+	if k == '_' {
+		return 0, false
+	}
+	return k, true
+}
+
+func (c *call) set(name, value string) {
+	c.vars[name] = value
+	c.step(Step{Kind: "set", Var: name, Value: value})
+}
+
+func (c *call) jump(ctxName, option string, priority int) (*position, *Outcome) {
+	if option == "" {
+		option = "start"
+	}
+	if priority == 0 {
+		priority = 1
+	}
+	cx := c.ivr.Contexts[ctxName]
+	if cx == nil {
+		return nil, &Outcome{State: EndError, Reason: fmt.Sprintf("Jump to unknown context %q", ctxName)}
+	}
+	acts, ok := cx.Options[option]
+	if !ok {
+		return nil, &Outcome{State: EndError, Reason: fmt.Sprintf("Jump to %s: no option %q", ctxName, option)}
+	}
+	if priority > len(acts) {
+		return nil, &Outcome{State: EndError, Reason: fmt.Sprintf("Jump to %s/%s priority %d: the option has %d actions", ctxName, option, priority, len(acts))}
+	}
+	return &position{ctxName, option, priority - 1}, nil
+}
+
+// subst replaces $name with the variable's value (unset: empty), escaped for
+// a query string when query is true.
+func (c *call) subst(s string, query bool) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		j := i + 1
+		for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || j > i+1 && s[j] >= '0' && s[j] <= '9') {
+			j++
+		}
+		if j == i+1 {
+			b.WriteByte('$')
+			continue
+		}
+		v := c.vars[s[i+1:j]]
+		if query {
+			v = url.QueryEscape(v)
+		}
+		b.WriteString(v)
+		i = j - 1
+	}
+	return b.String()
+}
+
+// defaults builds the default parameters of a request.
+func (c *call) defaults(status, eventType string) url.Values {
+	p := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			p.Set(k, v)
+		}
+	}
+	for k, v := range c.ivr.Defaults {
+		set(k, v)
+	}
+	set(protocol.ParamCallID, c.caller.CallID)
+	set(protocol.ParamCallerIDNum, c.caller.Number)
+	set(protocol.ParamCallerIDName, c.caller.Name)
+	set(protocol.ParamCallerExtension, c.caller.Extension)
+	set(protocol.ParamCallAPIID, c.caller.CallAPIID)
+	set(protocol.ParamCallStatus, status)
+	if p.Get(protocol.ParamCallFlow) == "" {
+		p.Set(protocol.ParamCallFlow, "IN")
+	}
+	if c.ivr.EventType == nil || *c.ivr.EventType {
+		p.Set(protocol.ParamEventType, eventType)
+	}
+	return p
+}
+
+// send makes one request and returns the decoded response, or an error step
+// already recorded. A transport error or a non-200 answer is recorded and
+// treated as an empty response (the IVR carries on); a 200 answer that is
+// not a valid response ends the call.
+func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *Outcome) {
+	target := c.subst(r.URL, true)
+	if strings.HasPrefix(target, "/") {
+		target = strings.TrimSuffix(c.opts.BaseURL, "/") + target
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		c.step(Step{Kind: "error", Text: fmt.Sprintf("cannot request %q: not an absolute URL (give the server's base URL with --url)", target)})
+		return nil, &Outcome{State: EndError, Reason: "bad request URL " + target}
+	}
+	params := c.defaults(status, eventType)
+	var req *http.Request
+	if r.Method == "POST" {
+		req, err = http.NewRequestWithContext(c.ctx, "POST", u.String(), strings.NewReader(params.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	} else {
+		q := u.RawQuery
+		if q != "" {
+			q += "&"
+		}
+		u.RawQuery = q + params.Encode()
+		req, err = http.NewRequestWithContext(c.ctx, "GET", u.String(), nil)
+	}
+	if err != nil {
+		c.step(Step{Kind: "error", Text: err.Error()})
+		return nil, &Outcome{State: EndError, Reason: err.Error()}
+	}
+	flat := map[string]string{}
+	for k := range params {
+		flat[k] = params.Get(k)
+	}
+	c.step(Step{Kind: "request", Method: r.Method, URL: req.URL.String(), Params: flat, Text: r.Event})
+	if eventType == "call_interactive" {
+		c.tr.Requests = append(c.tr.Requests, r.Method+" "+c.subst(r.URL, true))
+	}
+	resp, err := c.opts.Client.Do(req)
+	if err != nil {
+		c.step(Step{Kind: "error", Text: "request failed: " + err.Error() + "; the IVR carries on"})
+		return &protocol.Response{}, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		c.step(Step{Kind: "error", Text: "reading the response: " + err.Error() + "; the IVR carries on"})
+		return &protocol.Response{}, nil
+	}
+	c.step(Step{Kind: "response", Status: resp.StatusCode, Body: string(body)})
+	if resp.StatusCode != http.StatusOK {
+		c.step(Step{Kind: "error", Text: fmt.Sprintf("HTTP %d: the IVR ignores the body and carries on", resp.StatusCode)})
+		return &protocol.Response{}, nil
+	}
+	decoded, err := protocol.Decode(body)
+	if err != nil {
+		c.step(Step{Kind: "error", Text: err.Error(), Body: string(body)})
+		return nil, &Outcome{State: EndError, Reason: err.Error()}
+	}
+	return decoded, nil
+}
+
+// interactive runs a Call Interactive action: one request, then its verbs in
+// order, until a Jump or Hangup (whose followers are never executed).
+func (c *call) interactive(r *Request) (*position, *Outcome) {
+	resp, end := c.send(r, "ANSWER", "call_interactive")
+	if end != nil {
+		return nil, end
+	}
+	for i, v := range resp.Verbs {
+		switch v.Kind {
+		case protocol.SetVar:
+			c.set(v.Name, v.Text)
+		case protocol.PlaySound:
+			c.step(Step{Kind: "play", Sound: joinFolder(v.Folder, v.Text), Text: v.String()})
+			if v.DigitVar != "" && v.Where != "foreground" {
+				if k, ok := c.key(); ok {
+					c.step(Step{Kind: "key", Key: string(k)})
+					c.set(v.DigitVar, string(k))
+				}
+			}
+		case protocol.PlayTTS:
+			c.step(Step{Kind: "tts", Text: v.Text, Value: v.Voice})
+		case protocol.Pause:
+			c.step(Step{Kind: "pause", Value: strconv.Itoa(v.Length)})
+			c.now += float64(v.Length)
+		case protocol.SetCaller:
+			c.caller.Name, c.caller.Number = v.Name, v.Number
+			c.step(Step{Kind: "caller", Text: v.Name, Value: v.Number})
+		case protocol.Hangup:
+			c.ignoredAfter(resp.Verbs[i+1:], "Hangup")
+			return nil, &Outcome{State: EndHangup, Reason: "Hangup from " + c.at}
+		case protocol.Jump:
+			c.step(Step{Kind: "jump", Text: v.Context + "/" + v.Option + priorityText(v.Priority)})
+			c.ignoredAfter(resp.Verbs[i+1:], "Jump")
+			return c.jump(v.Context, v.Option, v.Priority)
+		}
+	}
+	return nil, nil
+}
+
+func priorityText(p int) string {
+	if p == 0 {
+		return ""
+	}
+	return "/" + strconv.Itoa(p)
+}
+
+func (c *call) ignoredAfter(rest []protocol.Verb, verb string) {
+	if len(rest) > 0 {
+		c.step(Step{Kind: "note", Text: fmt.Sprintf("%d verb(s) after %s not executed", len(rest), verb)})
+	}
+}
+
+// event sends a call-event request, if configured. Its response is checked
+// like any other, but its verbs are not executed: events notify the script,
+// they do not steer the call.
+func (c *call) event(r *Request, eventType, status string) {
+	if r == nil {
+		return
+	}
+	saved := c.at
+	c.at = "event " + eventType
+	resp, _ := c.send(r, status, eventType)
+	if resp != nil && len(resp.Verbs) > 0 {
+		c.step(Step{Kind: "note", Text: fmt.Sprintf("%d verb(s) in a %s event response are not executed", len(resp.Verbs), eventType)})
+	}
+	c.at = saved
+}
