@@ -56,7 +56,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 				passed++
 				fmt.Fprintf(stdout, "PASS %s: %s\n", r.File, r.Name)
 				if *verbose {
-					r.Transcript.WriteText(indentWriter{stdout})
+					writeIndented(stdout, r.Transcript)
 				}
 				continue
 			}
@@ -65,7 +65,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 			for _, d := range r.Diffs {
 				fmt.Fprintf(stdout, "  %s\n", d)
 			}
-			r.Transcript.WriteText(indentWriter{stdout})
+			writeIndented(stdout, r.Transcript)
 		}
 	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
@@ -75,11 +75,11 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// indentWriter indents every line written through it.
-type indentWriter struct{ w io.Writer }
-
-func (iw indentWriter) Write(p []byte) (int, error) {
-	s := strings.TrimSuffix(string(p), "\n")
-	_, err := io.WriteString(iw.w, "    | "+strings.ReplaceAll(s, "\n", "\n    | ")+"\n")
-	return len(p), err
+// writeIndented prints a transcript with every line indented under its
+// scenario's verdict.
+func writeIndented(w io.Writer, tr *ivr.Transcript) {
+	var b strings.Builder
+	tr.WriteText(&b)
+	s := strings.TrimSuffix(b.String(), "\n")
+	io.WriteString(w, "    | "+strings.ReplaceAll(s, "\n", "\n    | ")+"\n")
 }

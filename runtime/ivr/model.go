@@ -288,9 +288,9 @@ func (ivr *IVR) check() error {
 	sort.Strings(names)
 	for _, name := range names {
 		for opt, acts := range ivr.Contexts[name].Options {
-			for _, a := range acts {
-				if err := ivr.checkAction(&a); err != nil {
-					return fmt.Errorf("line %d: context %s, option %s: %v", a.Line, name, opt, err)
+			for i := range acts {
+				if err := ivr.checkAction(&acts[i]); err != nil {
+					return fmt.Errorf("line %d: context %s, option %s: %v", acts[i].Line, name, opt, err)
 				}
 			}
 		}
