@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	goruntime "runtime"
 	"sync"
 	"time"
 )
@@ -14,51 +13,58 @@ import (
 type runDeadline struct {
 	mu       sync.Mutex
 	done     chan struct{}
+	active   bool // between start and stop: fire has effect only then
 	fired    bool
+	why      string // what fired it: "deadline", "memory", "cancel"
 	deadline time.Time
 	timer    *time.Timer
 }
 
 func newRunDeadline() *runDeadline {
 	d := &runDeadline{done: make(chan struct{})}
-	d.timer = time.AfterFunc(time.Hour, d.fire)
+	d.timer = time.AfterFunc(time.Hour, func() { d.fire("deadline") })
 	d.timer.Stop()
 	return d
 }
 
-func (d *runDeadline) fire() {
+// fire ends the current run's context; it reports whether a run was there
+// to end. The timer calls it at the deadline; the memory watchdog and a
+// caller's cancellation call it early.
+func (d *runDeadline) fire(why string) bool {
 	d.mu.Lock()
-	if !d.fired {
-		d.fired = true
-		close(d.done)
+	defer d.mu.Unlock()
+	if !d.active || d.fired {
+		return false
 	}
-	d.mu.Unlock()
+	d.fired = true
+	d.why = why
+	close(d.done)
+	return true
 }
 
 // start arms the deadline for a run.
 func (d *runDeadline) start(deadline time.Time) {
+	d.mu.Lock()
+	d.active = true
 	d.deadline = deadline
+	d.mu.Unlock()
 	d.timer.Reset(time.Until(deadline))
 }
 
-// stop disarms it after the run and leaves it ready for the next one.
-func (d *runDeadline) stop() {
-	if d.timer.Stop() {
-		return
+// stop disarms it after the run, leaves it ready for the next one, and
+// says what ended the run early ("" if nothing did). A timer that fires after
+// this finds the deadline inactive and does nothing.
+func (d *runDeadline) stop() (why string) {
+	d.timer.Stop()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.active = false
+	if d.fired {
+		why = d.why
+		d.fired = false
+		d.done = make(chan struct{})
 	}
-	// The timer expired: its function has started (or run) in its own
-	// goroutine. Wait for it, then start the next run with an open channel.
-	for {
-		d.mu.Lock()
-		if d.fired {
-			d.fired = false
-			d.done = make(chan struct{})
-			d.mu.Unlock()
-			return
-		}
-		d.mu.Unlock()
-		goruntime.Gosched()
-	}
+	return why
 }
 
 func (d *runDeadline) Deadline() (time.Time, bool) { return d.deadline, true }

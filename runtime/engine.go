@@ -27,6 +27,9 @@ type Options struct {
 	MaxResponse int            // bytes of XML a run may produce; default 256 KiB
 	MaxScripts  int            // compiled scripts kept; default 10000
 	Limits      sandbox.Limits // string size, call depth, value stack
+	// MaxMemory is the heap size (bytes) past which every run in flight is
+	// stopped; also Go's soft memory limit. Default 4 GiB; negative: off.
+	MaxMemory int64
 	// Poll turns file watching off: each script's file is re-checked on
 	// request at most every half second instead. For folders where inotify
 	// sees no changes (network file systems, some container mounts).
@@ -44,6 +47,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxResponse <= 0 {
 		o.MaxResponse = 256 << 10
 	}
+	if o.MaxMemory == 0 {
+		o.MaxMemory = 4 << 30
+	}
 	if o.MaxScripts <= 0 {
 		o.MaxScripts = 10000
 	}
@@ -59,6 +65,7 @@ type Engine struct {
 	store *store
 	pool  *pool
 	log   *slog.Logger
+	mem   *watchdog
 }
 
 // New builds an engine over a scripts folder. Start-up reads no script:
@@ -69,7 +76,7 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts, store: st, log: opts.Logger}
+	e := &Engine{opts: opts, store: st, log: opts.Logger, mem: newWatchdog(opts.MaxMemory)}
 	e.pool = newPool(opts.VMs, e.newVM)
 	e.pool.warm(goruntime.GOMAXPROCS(0))
 	return e, nil
@@ -77,6 +84,7 @@ func New(opts Options) (*Engine, error) {
 
 // Close stops watching files and frees idle VMs.
 func (e *Engine) Close() {
+	e.mem.close()
 	e.store.close()
 	e.pool.closeIdle()
 }
@@ -101,22 +109,22 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	if err != nil {
 		return dst, err
 	}
-	var runCtx context.Context = v.deadline
-	if ctx.Done() == nil {
-		v.deadline.start(deadline)
-	} else {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
+	// The run's context is the VM's reusable deadline; a caller's own
+	// cancellation (none for the HTTP server) is forwarded to it.
+	v.deadline.start(deadline)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { v.deadline.fire("cancel") })
+		defer stop()
 	}
-	serr := v.run(runCtx, req, sc, e.opts.MaxResponse)
-	timedOut := runCtx.Err() != nil
-	if runCtx == v.deadline {
-		v.deadline.stop()
-	}
+	serr := v.run(v.deadline, req, sc, e.opts.MaxResponse)
+	why := v.deadline.stop()
 	if serr != nil {
-		e.pool.discard(v)
-		if timedOut {
+		e.discard(v)
+		switch why {
+		case "memory":
+			serr.Kind = KindMemory
+			serr.Message = "stopped: the server's heap passed its limit while this script ran"
+		case "deadline", "cancel":
 			serr.Kind = KindTimeout
 			serr.Message = "script ran past its deadline of " + e.opts.Timeout.String()
 		}
@@ -126,6 +134,12 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	v.clear()
 	e.pool.put(v)
 	return dst, nil
+}
+
+// discard drops a VM that must not run again.
+func (e *Engine) discard(v *vm) {
+	e.mem.forget(v)
+	e.pool.discard(v)
 }
 
 // vm is a sandboxed Lua state plus the run state its modules read.
@@ -140,6 +154,7 @@ type vm struct {
 
 func (e *Engine) newVM() *vm {
 	v := &vm{e: e, sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
+	e.mem.track(v)
 	L := v.sb.L
 	for _, m := range luaapi.Modules() {
 		v.sb.Set(m.Name, m.Open(L, &v.api))

@@ -26,6 +26,7 @@ const (
 	KindCompile ErrorKind = "compile" // the script (or a module) does not compile
 	KindRuntime ErrorKind = "runtime" // the script raised an error
 	KindTimeout ErrorKind = "timeout" // the script ran past its deadline
+	KindMemory  ErrorKind = "memory"  // stopped because the server's heap passed its limit
 )
 
 // ScriptError is a failure inside a script: what an operator needs to find it.

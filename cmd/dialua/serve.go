@@ -25,6 +25,7 @@ func serve(args []string) int {
 	vms := fs.Int("vms", 0, "Lua VMs that may exist at once (0: 8 per CPU)")
 	maxString := fs.Int("max-string", 4<<20, "largest string a script may build, in bytes")
 	maxResponse := fs.Int("max-response", 256<<10, "largest response a script may build, in bytes")
+	maxMemory := fs.Int64("max-memory", 4<<30, "heap size in bytes past which every script run in flight is stopped (also Go's soft memory limit); negative: off")
 	maxScripts := fs.Int("max-scripts", 10000, "compiled scripts kept in memory")
 	readTimeout := fs.Duration("read-timeout", 5*time.Second, "time to read a whole request")
 	writeTimeout := fs.Duration("write-timeout", 5*time.Second, "time to write a whole response")
@@ -58,6 +59,7 @@ func serve(args []string) int {
 		MaxResponse: *maxResponse,
 		MaxScripts:  *maxScripts,
 		Poll:        *poll,
+		MaxMemory:   *maxMemory,
 		Limits:      sandbox.Limits{MaxStringBytes: *maxString},
 		Logger:      log,
 	})

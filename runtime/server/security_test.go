@@ -334,3 +334,22 @@ response:set_var("rate", require("deep.rates").gold)
 		}
 	}
 }
+
+// TestMemoryWatchdog: a script that keeps allocating is stopped when the heap
+// passes the limit, well before its deadline, and the server carries on.
+func TestMemoryWatchdog(t *testing.T) {
+	s := start(t, scriptsDir(t, map[string]string{
+		"t/hog.lua": `local t = {} for i = 1, 1e5 do t[i] = string.rep("x", 1e6) .. i end`,
+		"t/ok.lua":  `response:hangup()`,
+	}), runtime.Options{Timeout: 20 * time.Second, MaxMemory: 256 << 20})
+	begin := time.Now()
+	s.get("/t/hog").wantEmptyError(t, 500)
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Errorf("the hog ran %v; the watchdog should stop it within a fraction of a second", d)
+	}
+	recs := s.logs.records("script failed")
+	if len(recs) != 1 || recs[0]["kind"] != "memory" {
+		t.Fatalf("log: %v", recs)
+	}
+	sameVerbs(t, s.get("/t/ok").verbs(t), []protocol.Verb{{Kind: protocol.Hangup}})
+}
