@@ -124,7 +124,10 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		a.Kind = n.Value
 		switch a.Kind {
-		case ActHangup, ActMenu:
+		case ActHangup:
+			return nil
+		case ActMenu:
+			a.Wait = 5
 			return nil
 		}
 		return fmt.Errorf("line %d: %q is not an action (a bare word can only be hangup or menu)", n.Line, n.Value)

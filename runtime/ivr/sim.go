@@ -199,7 +199,7 @@ func (c *call) act(a *Action, ctxName string) (*position, *Outcome) {
 	case ActPlay:
 		c.step(Step{Kind: "play", Sound: joinFolder(a.Folder, a.Sound)})
 	case ActTTS:
-		c.step(Step{Kind: "tts", Text: c.subst(a.Text, false)})
+		c.step(Step{Kind: "tts", Text: c.subst(a.Text, nil)})
 	case ActRecord:
 		digits := ""
 		for len(digits) < a.Digits {
@@ -237,13 +237,13 @@ func (c *call) act(a *Action, ctxName string) (*position, *Outcome) {
 		}
 		return nil, &Outcome{State: EndEnded, Reason: "key " + string(k) + " has no option and " + ctxName + " has no invalid option"}
 	case ActSet:
-		c.set(a.Var, c.subst(a.Value, false))
+		c.set(a.Var, c.subst(a.Value, nil))
 	case ActCaller:
 		if a.Name != "" {
-			c.caller.Name = c.subst(a.Name, false)
+			c.caller.Name = c.subst(a.Name, nil)
 		}
 		if a.Number != "" {
-			c.caller.Number = c.subst(a.Number, false)
+			c.caller.Number = c.subst(a.Number, nil)
 		}
 		c.step(Step{Kind: "caller", Text: c.caller.Name, Value: c.caller.Number})
 	case ActInteractive:
@@ -298,23 +298,37 @@ func (c *call) jump(ctxName, option string, priority int) (*position, *Outcome) 
 	if priority == 0 {
 		priority = 1
 	}
+	fail := func(format string, args ...any) (*position, *Outcome) {
+		msg := fmt.Sprintf(format, args...)
+		c.step(Step{Kind: "error", Text: msg})
+		return nil, &Outcome{State: EndError, Reason: msg}
+	}
 	cx := c.ivr.Contexts[ctxName]
 	if cx == nil {
-		return nil, &Outcome{State: EndError, Reason: fmt.Sprintf("Jump to unknown context %q", ctxName)}
+		return fail("Jump to unknown context %q", ctxName)
 	}
 	acts, ok := cx.Options[option]
 	if !ok {
-		return nil, &Outcome{State: EndError, Reason: fmt.Sprintf("Jump to %s: no option %q", ctxName, option)}
+		return fail("Jump to %s: no option %q", ctxName, option)
 	}
 	if priority > len(acts) {
-		return nil, &Outcome{State: EndError, Reason: fmt.Sprintf("Jump to %s/%s priority %d: the option has %d actions", ctxName, option, priority, len(acts))}
+		return fail("Jump to %s/%s priority %d: the option has %d actions", ctxName, option, priority, len(acts))
 	}
 	return &position{ctxName, option, priority - 1}, nil
 }
 
-// subst replaces $name with the variable's value (unset: empty), escaped for
-// a query string when query is true.
-func (c *call) subst(s string, query bool) string {
+// substURL substitutes $variables in a configured URL: form-encoded in the
+// query string, path-escaped before it.
+func (c *call) substURL(s string) string {
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		return c.subst(s[:i], url.PathEscape) + "?" + c.subst(s[i+1:], url.QueryEscape)
+	}
+	return c.subst(s, url.PathEscape)
+}
+
+// subst replaces $name with the variable's value (unset: empty), passed
+// through escape when one is given.
+func (c *call) subst(s string, escape func(string) string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
@@ -333,8 +347,8 @@ func (c *call) subst(s string, query bool) string {
 			continue
 		}
 		v := c.vars[s[i+1:j]]
-		if query {
-			v = url.QueryEscape(v)
+		if escape != nil {
+			v = escape(v)
 		}
 		b.WriteString(v)
 		i = j - 1
@@ -373,7 +387,7 @@ func (c *call) defaults(status, eventType string) url.Values {
 // treated as an empty response (the IVR carries on); a 200 answer that is
 // not a valid response ends the call.
 func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *Outcome) {
-	target := c.subst(r.URL, true)
+	target := c.substURL(r.URL)
 	if strings.HasPrefix(target, "/") {
 		target = strings.TrimSuffix(c.opts.BaseURL, "/") + target
 	}
@@ -407,7 +421,7 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 	}
 	c.step(Step{Kind: "request", Method: r.Method, URL: req.URL.String(), Params: flat, Text: r.Event})
 	if eventType == "call_interactive" {
-		c.tr.Requests = append(c.tr.Requests, r.Method+" "+c.subst(r.URL, true))
+		c.tr.Requests = append(c.tr.Requests, r.Method+" "+c.substURL(r.URL))
 	}
 	resp, err := c.opts.Client.Do(req)
 	if err != nil {
@@ -445,7 +459,9 @@ func (c *call) interactive(r *Request) (*position, *Outcome) {
 		case protocol.SetVar:
 			c.set(v.Name, v.Text)
 		case protocol.PlaySound:
-			c.step(Step{Kind: "play", Sound: joinFolder(v.Folder, v.Text), Text: v.String()})
+			for n := 0; n < max(v.Loop, 1); n++ {
+				c.step(Step{Kind: "play", Sound: joinFolder(v.Folder, v.Text), Text: v.String()})
+			}
 			if v.DigitVar != "" && v.Where != "foreground" {
 				if k, ok := c.key(); ok {
 					c.step(Step{Kind: "key", Key: string(k)})

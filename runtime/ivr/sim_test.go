@@ -1026,3 +1026,45 @@ contexts:
 		})
 	}
 }
+
+// A bare `menu` waits the documented 5 seconds on silence.
+func TestBareMenuWaitsFiveSeconds(t *testing.T) {
+	f := newFake(t, routes(map[string]string{}))
+	tr := run(t, `
+entry: M
+contexts:
+  M:
+    start: [menu]
+    timeout: [hangup]
+`, Caller{}, f)
+	wantOutcome(t, tr, EndHangup)
+	if tr.Elapsed != 5 {
+		t.Errorf("elapsed %v, want 5", tr.Elapsed)
+	}
+}
+
+// PlaySound with loop is heard that many times; a Jump the IVR cannot follow
+// is an error step as well as the outcome; $variables in the path are
+// path-escaped.
+func TestLoopJumpErrorAndPathEscaping(t *testing.T) {
+	f := newFake(t, routes(map[string]string{
+		"/a":       `<Response><SetVar name="v">a b/c</SetVar><PlaySound loop="3">beep</PlaySound></Response>`,
+		"/p/a b/c": `<Response><Jump context="Nowhere" option="start"/></Response>`,
+	}))
+	tr := run(t, `
+entry: M
+contexts:
+  M:
+    start:
+      - interactive: /a
+      - interactive: /p/$v
+`, Caller{}, f)
+	wantList(t, "heard", tr.Heard, []string{"beep", "beep", "beep"})
+	wantOutcome(t, tr, EndError)
+	if errs := stepsOf(tr, "error"); len(errs) != 1 || !strings.Contains(errs[0].Text, "Nowhere") {
+		t.Errorf("error steps: %+v", errs)
+	}
+	if p := f.paths(); len(p) != 2 || p[1] != "/p/a b/c" {
+		t.Errorf("paths received: %q", p)
+	}
+}

@@ -1,0 +1,50 @@
+// Package session stores per-call state for scripts: a small map of fields
+// per (tenant, CallID), shared by every request of the call and expired a
+// while after its last write. Two stores implement it: Memory, in-process,
+// the default; and Redis, for several dialua nodes behind a load balancer.
+//
+// Values are stored as strings with a one-letter type prefix (s: string,
+// n: number, b: boolean, t: JSON-encoded table) so both stores hold exactly
+// what the script set and give it back with its type.
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is a session backend. Every method is safe for concurrent use and
+// honours ctx (the run's deadline).
+type Store interface {
+	// Get returns the encoded value of a field, or ok=false.
+	Get(ctx context.Context, k Key, field string) (value string, ok bool, err error)
+	// Set stores a field and renews the session's TTL.
+	Set(ctx context.Context, k Key, field, value string, ttl time.Duration) error
+	// Incr adds delta to a numeric field (missing counts as 0), renews the
+	// TTL, and returns the new value.
+	Incr(ctx context.Context, k Key, field string, delta float64, ttl time.Duration) (float64, error)
+	// Delete removes a field.
+	Delete(ctx context.Context, k Key, field string) error
+	// Close releases the store.
+	Close() error
+}
+
+// Key names one call's session.
+type Key struct {
+	Tenant string
+	CallID string
+}
+
+// Limits on what one session may hold, the same in every store.
+const (
+	MaxFields     = 256
+	MaxValueBytes = 64 << 10
+	MaxFieldBytes = 256
+)
+
+var (
+	ErrTooManyFields = errors.New("session full: at most 256 fields per call")
+	ErrValueTooLarge = errors.New("session value too large: at most 64 KiB")
+	ErrNotNumber     = errors.New("session field is not a number")
+)

@@ -1,0 +1,120 @@
+// Package tenant holds per-tenant configuration: limits, the outbound HTTP
+// allowlist, secrets for scripts (env) and session settings. The operator
+// owns it, in one file beside the tenants' folders (tenants.yaml in the
+// scripts root by default), because limits and allowlists are controls on
+// tenants and must not be something a tenant's own deploy can change. The
+// file is re-read when it changes; a version that does not parse is logged
+// and the previous one stays in force.
+package tenant
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is one tenant's effective configuration (defaults merged in).
+type Config struct {
+	// Timeout is the per-run deadline; 0 means the server's.
+	Timeout Duration `yaml:"timeout"`
+	// MaxConcurrent caps this tenant's runs in flight; beyond it requests
+	// get 503 at once. 0 means no cap beyond the VM pool.
+	MaxConcurrent int  `yaml:"max_concurrent"`
+	HTTP          HTTP `yaml:"http"`
+	Session       struct {
+		TTL Duration `yaml:"ttl"`
+	} `yaml:"session"`
+	// Env are values (API keys, URLs) only this tenant's scripts can read,
+	// through the env module. dialua never writes them to its logs.
+	Env map[string]string `yaml:"env"`
+}
+
+// HTTP configures the http module for a tenant.
+type HTTP struct {
+	// Allow lists the hosts scripts may call: "api.example.com",
+	// "*.example.com" (any subdomain), "10.0.0.5" or "host:port". Nothing
+	// is allowed by default. Private, loopback and link-local addresses are
+	// refused even for an allowed name unless the address itself (or a
+	// name that is one) is listed.
+	Allow   []string `yaml:"allow"`
+	Timeout Duration `yaml:"timeout"`  // per call; capped by the run's deadline; default 2s
+	MaxBody int64    `yaml:"max_body"` // response bytes; default 1 MiB
+}
+
+// File is the whole tenants file.
+type File struct {
+	Defaults Config             `yaml:"defaults"`
+	Tenants  map[string]*Config `yaml:"tenants"`
+}
+
+// Duration reads "1s", "250ms", "1h" in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (like 500ms, 2s, 1h)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Parse reads a tenants file strictly: unknown keys are errors.
+func Parse(b []byte) (*File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil && err.Error() != "EOF" {
+		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	for name, c := range f.Tenants {
+		if c == nil {
+			f.Tenants[name] = &Config{}
+		}
+	}
+	for name, c := range f.Tenants {
+		for _, h := range c.HTTP.Allow {
+			if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/ ") {
+				return nil, fmt.Errorf("tenant %s: http.allow entry %q is not a host, *.domain or host:port", name, h)
+			}
+		}
+		if c.MaxConcurrent < 0 {
+			return nil, fmt.Errorf("tenant %s: max_concurrent must not be negative", name)
+		}
+	}
+	return &f, nil
+}
+
+// For returns the effective configuration of a tenant: its own settings over
+// the defaults. Env and the allowlist are the tenant's own only: a default
+// secret or host would be shared by every tenant, which is never meant.
+func (f *File) For(name string) *Config {
+	c := f.Defaults
+	c.Env = nil
+	c.HTTP.Allow = nil
+	t := f.Tenants[name]
+	if t == nil {
+		return &c
+	}
+	if t.Timeout != 0 {
+		c.Timeout = t.Timeout
+	}
+	if t.MaxConcurrent != 0 {
+		c.MaxConcurrent = t.MaxConcurrent
+	}
+	if t.HTTP.Timeout != 0 {
+		c.HTTP.Timeout = t.HTTP.Timeout
+	}
+	if t.HTTP.MaxBody != 0 {
+		c.HTTP.MaxBody = t.HTTP.MaxBody
+	}
+	if t.Session.TTL != 0 {
+		c.Session.TTL = t.Session.TTL
+	}
+	c.HTTP.Allow = t.HTTP.Allow
+	c.Env = t.Env
+	return &c
+}

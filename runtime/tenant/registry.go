@@ -1,0 +1,107 @@
+package tenant
+
+import (
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// recheck is how often the file's modification time is looked at.
+const recheck = time.Second
+
+// Registry serves the current configuration of every tenant and picks up
+// changes to the file within a second, without a restart.
+type Registry struct {
+	path string
+	log  *slog.Logger
+
+	cur     atomic.Pointer[snapshot]
+	checked atomic.Int64
+	mu      sync.Mutex // one reload at a time
+}
+
+type snapshot struct {
+	file    *File
+	configs sync.Map // tenant name -> *Config, filled on first use
+	mod     time.Time
+	size    int64
+}
+
+// NewRegistry reads the file at path; a missing file means defaults for
+// everyone. A file that exists but does not parse is an error at start-up.
+func NewRegistry(path string, log *slog.Logger) (*Registry, error) {
+	r := &Registry{path: path, log: log}
+	s, err := r.read()
+	if err != nil {
+		return nil, err
+	}
+	r.cur.Store(s)
+	r.checked.Store(time.Now().UnixNano())
+	return r, nil
+}
+
+func (r *Registry) read() (*snapshot, error) {
+	fi, err := os.Stat(r.path)
+	if os.IsNotExist(err) || r.path == "" {
+		return &snapshot{file: &File{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(r.path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(b)
+	if err != nil {
+		return nil, &os.PathError{Op: "parse", Path: r.path, Err: err}
+	}
+	return &snapshot{file: f, mod: fi.ModTime(), size: fi.Size()}, nil
+}
+
+// Get returns a tenant's configuration. It is cheap: the file is looked at
+// again at most once a second.
+func (r *Registry) Get(name string) *Config {
+	now := time.Now().UnixNano()
+	if last := r.checked.Load(); now-last > int64(recheck) && r.checked.CompareAndSwap(last, now) {
+		r.reload()
+	}
+	s := r.cur.Load()
+	if c, ok := s.configs.Load(name); ok {
+		return c.(*Config)
+	}
+	c := s.file.For(name)
+	s.configs.Store(name, c)
+	return c
+}
+
+func (r *Registry) reload() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.cur.Load()
+	fi, err := os.Stat(r.path)
+	switch {
+	case os.IsNotExist(err):
+		if old.size != 0 || !old.mod.IsZero() {
+			r.log.Info("tenants file removed; every tenant has the defaults", "file", r.path)
+			r.cur.Store(&snapshot{file: &File{}})
+		}
+		return
+	case err != nil:
+		return
+	case fi.ModTime().Equal(old.mod) && fi.Size() == old.size:
+		return
+	}
+	s, err := r.read()
+	if err != nil {
+		r.log.Error("tenants file does not parse; the previous version stays in force", "file", r.path, "error", err.Error())
+		// Remember this version so the error is logged once, not every second.
+		bad := &snapshot{file: old.file, mod: fi.ModTime(), size: fi.Size()}
+		r.cur.Store(bad)
+		return
+	}
+	r.cur.Store(s)
+	r.log.Info("tenants file reloaded", "file", r.path, "tenants", len(s.file.Tenants))
+}
