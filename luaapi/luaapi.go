@@ -10,12 +10,27 @@ package luaapi
 
 import (
 	"context"
+	"log/slog"
 	"sort"
+	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/dialua/dialua/runtime/netguard"
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/session"
+	"github.com/dialua/dialua/runtime/tenant"
 )
+
+// Services are what modules share across every VM of an engine.
+type Services struct {
+	Log        *slog.Logger
+	Sessions   session.Store
+	SessionTTL time.Duration // default TTL; a tenant's config may override it
+	HTTP       *netguard.Client
+	MaxString  int // largest string a module may build (json.encode, http bodies)
+}
 
 // Run is the state of the run a VM is executing. The engine owns it; modules
 // read it when a script calls them.
@@ -23,16 +38,20 @@ type Run struct {
 	Ctx      context.Context
 	Request  *protocol.Request
 	Response Response
+	Tenant   *tenant.Config // the running tenant's configuration
+	Svc      *Services      // set once per VM
 
-	params     *lua.LTable // request.params, made on first use
-	paramsFull bool        // every parameter copied into params
-	paramsMeta *lua.LTable // per VM
+	jsonNull   *lua.LUserData // json.null, one per VM
+	params     *lua.LTable    // request.params, made on first use
+	paramsFull bool           // every parameter copied into params
+	paramsMeta *lua.LTable    // per VM
 }
 
 // Reset prepares the run state for a new request.
-func (r *Run) Reset(ctx context.Context, req *protocol.Request, maxResponse int) {
+func (r *Run) Reset(ctx context.Context, req *protocol.Request, cfg *tenant.Config, maxResponse int) {
 	r.Ctx = ctx
 	r.Request = req
+	r.Tenant = cfg
 	r.params = nil
 	r.paramsFull = false
 	r.Response.reset(maxResponse)
@@ -82,4 +101,37 @@ func lockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
 		return 1
 	}))
 	return mt
+}
+
+// Logger returns the server log tagged with the run's tenant, script and
+// CallID.
+func (r *Run) Logger() *slog.Logger {
+	return r.Svc.Log.With("tenant", r.Request.Tenant, "script", r.Request.Script,
+		"call_id", r.Request.Value(protocol.ParamCallID))
+}
+
+// Redact replaces every value of the tenant's env in s with [redacted], so a
+// secret a script passes to print or log does not end up in the server log.
+// Values shorter than 4 bytes are left alone: they would redact ordinary
+// words.
+func (r *Run) Redact(s string) string {
+	if r.Tenant == nil {
+		return s
+	}
+	for _, v := range r.Tenant.Env {
+		if len(v) >= 4 && strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	return s
+}
+
+// null returns the VM's json.null: the value that stands for JSON null in
+// decoded arrays, and encodes as null.
+func (r *Run) null(L *lua.LState) lua.LValue {
+	if r.jsonNull == nil {
+		r.jsonNull = L.NewUserData()
+		r.jsonNull.Metatable = lockedMeta(L, L.NewTable(), "json.null")
+	}
+	return r.jsonNull
 }

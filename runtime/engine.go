@@ -9,14 +9,20 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	goruntime "runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/dialua/dialua/luaapi"
+	"github.com/dialua/dialua/runtime/netguard"
 	"github.com/dialua/dialua/runtime/protocol"
 	"github.com/dialua/dialua/runtime/sandbox"
+	"github.com/dialua/dialua/runtime/session"
+	"github.com/dialua/dialua/runtime/tenant"
 )
 
 // Options configure an Engine. Zero values take the defaults noted.
@@ -30,6 +36,18 @@ type Options struct {
 	// MaxMemory is the heap size (bytes) past which every run in flight is
 	// stopped; also Go's soft memory limit. Default 4 GiB; negative: off.
 	MaxMemory int64
+	// TenantsFile is the operator's per-tenant configuration (limits, http
+	// allowlist, env, session TTL). Default: tenants.yaml in ScriptsDir;
+	// a missing file means defaults for every tenant.
+	TenantsFile string
+	// Sessions is the session store; default an in-process one.
+	Sessions session.Store
+	// SessionTTL is how long a call's session lives after its last write;
+	// default 1h. A tenant's config may override it.
+	SessionTTL time.Duration
+	// Dev lets scripts' http calls reach loopback addresses without listing
+	// them. For local development only.
+	Dev bool
 	// Poll turns file watching off: each script's file is re-checked on
 	// request at most every half second instead. For folders where inotify
 	// sees no changes (network file systems, some container mounts).
@@ -47,6 +65,12 @@ func (o Options) withDefaults() Options {
 	if o.MaxResponse <= 0 {
 		o.MaxResponse = 256 << 10
 	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = time.Hour
+	}
+	if o.TenantsFile == "" {
+		o.TenantsFile = filepath.Join(o.ScriptsDir, "tenants.yaml")
+	}
 	if o.MaxMemory == 0 {
 		o.MaxMemory = 4 << 30
 	}
@@ -61,11 +85,15 @@ func (o Options) withDefaults() Options {
 
 // Engine runs scripts. It is safe for concurrent use.
 type Engine struct {
-	opts  Options
-	store *store
-	pool  *pool
-	log   *slog.Logger
-	mem   *watchdog
+	opts    Options
+	store   *store
+	pool    *pool
+	log     *slog.Logger
+	mem     *watchdog
+	tenants *tenant.Registry
+	svc     *luaapi.Services
+	ownSess bool     // the engine made the session store and closes it
+	running sync.Map // tenant -> *atomic.Int64, runs in flight
 }
 
 // New builds an engine over a scripts folder. Start-up reads no script:
@@ -76,7 +104,24 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts, store: st, log: opts.Logger, mem: newWatchdog(opts.MaxMemory)}
+	reg, err := tenant.NewRegistry(opts.TenantsFile, opts.Logger)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	e := &Engine{opts: opts, store: st, log: opts.Logger, mem: newWatchdog(opts.MaxMemory), tenants: reg}
+	if opts.Sessions == nil {
+		opts.Sessions = session.NewMemory(0)
+		e.ownSess = true
+	}
+	maxString := opts.Limits.MaxStringBytes
+	if maxString <= 0 {
+		maxString = 4 << 20
+	}
+	e.svc = &luaapi.Services{
+		Log: opts.Logger, Sessions: opts.Sessions, SessionTTL: opts.SessionTTL,
+		HTTP: netguard.New(netguard.Options{Dev: opts.Dev}), MaxString: maxString,
+	}
 	e.pool = newPool(opts.VMs, e.newVM)
 	e.pool.warm(goruntime.GOMAXPROCS(0))
 	return e, nil
@@ -84,6 +129,9 @@ func New(opts Options) (*Engine, error) {
 
 // Close stops watching files and frees idle VMs.
 func (e *Engine) Close() {
+	if e.ownSess {
+		e.svc.Sessions.Close()
+	}
 	e.mem.close()
 	e.store.close()
 	e.pool.closeIdle()
@@ -104,7 +152,20 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	if err != nil {
 		return dst, err
 	}
-	deadline := time.Now().Add(e.opts.Timeout)
+	cfg := e.tenants.Get(req.Tenant)
+	timeout := e.opts.Timeout
+	if cfg.Timeout > 0 {
+		timeout = time.Duration(cfg.Timeout)
+	}
+	if cfg.MaxConcurrent > 0 {
+		n := e.inFlight(req.Tenant)
+		if n.Add(1) > int64(cfg.MaxConcurrent) {
+			n.Add(-1)
+			return dst, ErrTenantBusy
+		}
+		defer n.Add(-1)
+	}
+	deadline := time.Now().Add(timeout)
 	v, err := e.pool.get(ctx, deadline)
 	if err != nil {
 		return dst, err
@@ -116,7 +177,7 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 		stop := context.AfterFunc(ctx, func() { v.deadline.fire("cancel") })
 		defer stop()
 	}
-	serr := v.run(v.deadline, req, sc, e.opts.MaxResponse)
+	serr := v.run(v.deadline, req, sc, cfg, e.opts.MaxResponse)
 	why := v.deadline.stop()
 	if serr != nil {
 		e.discard(v)
@@ -126,7 +187,7 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 			serr.Message = "stopped: the server's heap passed its limit while this script ran"
 		case "deadline", "cancel":
 			serr.Kind = KindTimeout
-			serr.Message = "script ran past its deadline of " + e.opts.Timeout.String()
+			serr.Message = "script ran past its deadline of " + timeout.String()
 		}
 		return dst, serr
 	}
@@ -134,6 +195,15 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	v.clear()
 	e.pool.put(v)
 	return dst, nil
+}
+
+// inFlight is the counter of a tenant's runs in flight.
+func (e *Engine) inFlight(tenant string) *atomic.Int64 {
+	if n, ok := e.running.Load(tenant); ok {
+		return n.(*atomic.Int64)
+	}
+	n, _ := e.running.LoadOrStore(tenant, new(atomic.Int64))
+	return n.(*atomic.Int64)
 }
 
 // discard drops a VM that must not run again.
@@ -156,15 +226,18 @@ func (e *Engine) newVM() *vm {
 	v := &vm{e: e, sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
 	e.mem.track(v)
 	L := v.sb.L
+	v.api.Svc = e.svc
 	for _, m := range luaapi.Modules() {
-		v.sb.Set(m.Name, m.Open(L, &v.api))
+		val := m.Open(L, &v.api)
+		if t, ok := val.(*lua.LTable); ok {
+			val = v.sb.ReadOnly(t) // a module's table lives as long as the VM
+		}
+		v.sb.Set(m.Name, val)
 	}
 	v.sb.Set("require", L.NewFunction(v.require))
 	v.sb.OnIterate = v.api.BeforeIterate
 	v.sb.Print = func(msg string) {
-		req := v.api.Request
-		e.log.Info("script print", "tenant", req.Tenant, "script", req.Script,
-			"call_id", req.Value(protocol.ParamCallID), "msg", msg)
+		v.api.Logger().Info("script print", "msg", v.api.Redact(msg))
 	}
 	return v
 }
@@ -175,9 +248,9 @@ func (v *vm) close() {
 }
 
 // run executes one script on this VM.
-func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, maxResponse int) *ScriptError {
+func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *tenant.Config, maxResponse int) *ScriptError {
 	L := v.sb.L
-	v.api.Reset(ctx, req, maxResponse)
+	v.api.Reset(ctx, req, cfg, maxResponse)
 	v.sb.Reset()
 	v.env = v.sb.Env()
 	fn := L.NewFunctionFromProto(sc.Proto)
@@ -202,7 +275,7 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, maxResp
 // clear drops references to the finished run so an idle VM holds no request
 // memory.
 func (v *vm) clear() {
-	v.api.Reset(nil, nil, 0)
+	v.api.Reset(nil, nil, nil, 0)
 	v.env = nil
 	v.loaded = nil
 }

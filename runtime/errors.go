@@ -17,6 +17,8 @@ var (
 	ErrNotFound = errors.New("no such script")
 	// ErrBusy: no VM became free before the run's deadline.
 	ErrBusy = errors.New("all VMs busy")
+	// ErrTenantBusy: the tenant already has its maximum of runs in flight.
+	ErrTenantBusy = errors.New("tenant at its limit of concurrent runs")
 )
 
 // ErrorKind says how a run failed.

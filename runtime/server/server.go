@@ -222,6 +222,9 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, req *protocol.Request, err error
 		reply(ctx, fasthttp.StatusBadRequest, protocol.Empty)
 	case errors.Is(err, runtime.ErrNotFound):
 		reply(ctx, fasthttp.StatusNotFound, protocol.Empty)
+	case errors.Is(err, runtime.ErrTenantBusy):
+		s.log.Warn("tenant at its concurrency limit", "tenant", req.Tenant, "script", req.Script)
+		reply(ctx, fasthttp.StatusServiceUnavailable, protocol.Empty)
 	case errors.Is(err, runtime.ErrBusy):
 		s.log.Warn("no VM free before the deadline", "tenant", req.Tenant, "script", req.Script)
 		reply(ctx, fasthttp.StatusServiceUnavailable, protocol.Empty)

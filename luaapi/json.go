@@ -1,0 +1,84 @@
+package luaapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+func init() {
+	Register(Module{Name: "json", Open: openJSON})
+}
+
+// openJSON builds `json`: encode(value) -> string | nil, err and
+// decode(string) -> value | nil, err, plus json.null, the value that stands
+// for JSON null inside arrays (and that encodes as null).
+func openJSON(L *lua.LState, run *Run) lua.LValue {
+	null := run.null(L)
+	t := L.NewTable()
+	t.RawSetString("null", null)
+	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
+		b, err := encodeJSON(L.CheckAny(1), null, run.Svc.MaxString)
+		if err != nil {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("json.encode: " + err.Error()))
+			return 2
+		}
+		L.Push(lua.LString(b))
+		return 1
+	}))
+	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
+		v, err := decodeJSON(L, L.CheckString(1), null)
+		if err != nil {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("json.decode: " + err.Error()))
+			return 2
+		}
+		L.Push(v)
+		return 1
+	}))
+	return t
+}
+
+func encodeJSON(v lua.LValue, null lua.LValue, max int) ([]byte, error) {
+	x, err := toGo(v, null, map[*lua.LTable]bool{}, 0)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		return nil, err
+	}
+	if max > 0 && b.Len() > max {
+		return nil, fmt.Errorf("result larger than %d bytes", max)
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func decodeJSON(L *lua.LState, s string, null lua.LValue) (lua.LValue, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return nil, jsonErr(err, s)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("unexpected data after the JSON value at offset %d", dec.InputOffset())
+	}
+	return fromGo(L, x, null, 0), nil
+}
+
+// jsonErr says where decoding failed in terms a script author can use.
+func jsonErr(err error, s string) error {
+	if se, ok := err.(*json.SyntaxError); ok {
+		return fmt.Errorf("%s at offset %d", se.Error(), se.Offset)
+	}
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("empty input")
+	}
+	return err
+}
