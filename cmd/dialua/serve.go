@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/dialua/dialua/runtime"
 	"github.com/dialua/dialua/runtime/sandbox"
 	"github.com/dialua/dialua/runtime/server"
+	"github.com/dialua/dialua/runtime/session"
 )
 
 func serve(args []string) int {
@@ -33,6 +36,10 @@ func serve(args []string) int {
 	maxBody := fs.Int("max-body", 64<<10, "largest request body, in bytes")
 	maxHeader := fs.Int("max-header", 8<<10, "largest request line plus headers, in bytes")
 	poll := fs.Bool("poll", false, "re-check script files on request (every 0.5s) instead of watching them; for network file systems")
+	tenants := fs.String("tenants", "", "per-tenant configuration file (default: tenants.yaml in the scripts folder)")
+	sessionStore := fs.String("session-store", "memory", "where per-call sessions live: memory, or a redis:// URL shared by several nodes")
+	sessionTTL := fs.Duration("session-ttl", time.Hour, "how long a call's session lives after its last write")
+	dev := fs.Bool("dev", false, "development mode: scripts' http calls may reach loopback addresses without listing them")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for requests in flight")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -52,7 +59,17 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: scripts folder %s not found\n", *scripts)
 		return 2
 	}
+	store, err := openSessions(*sessionStore)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+		return 2
+	}
+	defer store.Close()
 	eng, err := runtime.New(runtime.Options{
+		TenantsFile: *tenants,
+		Sessions:    store,
+		SessionTTL:  *sessionTTL,
+		Dev:         *dev,
 		ScriptsDir:  *scripts,
 		Timeout:     *timeout,
 		VMs:         *vms,
@@ -78,7 +95,8 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 1
 	}
-	log.Info("dialua serving", "listen", ln.Addr().String(), "scripts", *scripts, "timeout", timeout.String())
+	log.Info("dialua serving", "listen", ln.Addr().String(), "scripts", *scripts, "timeout", timeout.String(),
+		"sessions", sessionsName(*sessionStore), "dev", *dev)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -117,4 +135,24 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("bad --log-format %q (text or json)", format)
+}
+
+// openSessions opens the session store a --session-store value names.
+func openSessions(spec string) (session.Store, error) {
+	switch {
+	case spec == "" || spec == "memory":
+		return session.NewMemory(0), nil
+	case strings.HasPrefix(spec, "redis://") || strings.HasPrefix(spec, "rediss://"):
+		return session.NewRedis(spec)
+	}
+	return nil, fmt.Errorf("--session-store %q: use memory or a redis:// URL", spec)
+}
+
+// sessionsName is the store for the log, without a password.
+func sessionsName(spec string) string {
+	if u, err := url.Parse(spec); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	return spec
 }

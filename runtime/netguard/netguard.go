@@ -1,8 +1,9 @@
 // Package netguard is the outbound HTTP client scripts use. Every request is
 // checked against the tenant's allowlist, and every connection against the
-// addresses the host name resolved to: loopback, private, link-local and
-// other special addresses are refused unless the address itself is listed
-// (or, for loopback, the server runs in dev mode). The check happens when
+// addresses the host name resolved to: private, link-local and other special
+// addresses are refused unless the address itself is listed, and loopback
+// (the dialua host itself) is refused outright unless the server runs in dev
+// mode, where loopback hosts need no listing. The check happens when
 // connecting, on the resolved address that is then dialled, so a name that
 // changes its answer between check and use cannot slip through. Each tenant
 // has its own connection pool, so one tenant's connection is never reused for
@@ -73,7 +74,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return nil, fmt.Errorf("bad request: only http and https URLs, got %q", req.URL.Scheme)
 	}
-	if !hostAllowed(req.URL, r.Allow) {
+	if !hostAllowed(req.URL, r.Allow) && !(c.opts.Dev && loopbackHost(req.URL.Hostname())) {
 		return nil, fmt.Errorf("%w: %s is not in this tenant's http allowlist", ErrNotAllowed, req.URL.Host)
 	}
 	for k, vs := range r.Header {
@@ -148,7 +149,7 @@ func (c *Client) client(tenant string, allow []string) *http.Client {
 			if len(via) >= 5 {
 				return errors.New("stopped after 5 redirects")
 			}
-			if !hostAllowed(req.URL, list) {
+			if !hostAllowed(req.URL, list) && !(c.opts.Dev && loopbackHost(req.URL.Hostname())) {
 				return fmt.Errorf("%w: redirect to %s is not in this tenant's http allowlist", ErrNotAllowed, req.URL.Host)
 			}
 			return nil
@@ -182,7 +183,7 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, network, addr string, 
 		}
 		return d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 	}
-	return nil, &guardError{fmt.Sprintf("%s: address %s not allowed (loopback, private and link-local addresses must be listed by address)", ErrNotAllowed, strings.Join(refused, ", "))}
+	return nil, &guardError{fmt.Sprintf("%s: address %s not allowed (private and link-local addresses must be listed by address; loopback only in dev mode)", ErrNotAllowed, strings.Join(refused, ", "))}
 }
 
 // special reports addresses a script must not reach unless listed: anything
@@ -196,8 +197,8 @@ func special(ip netip.Addr) bool {
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 func (c *Client) addressAllowed(ip netip.Addr, port string, allow []string) bool {
-	if c.opts.Dev && ip.IsLoopback() {
-		return true
+	if ip.IsLoopback() {
+		return c.opts.Dev
 	}
 	for _, a := range allow {
 		h, p := splitEntry(a)
@@ -239,4 +240,13 @@ func splitEntry(a string) (host, port string) {
 		return strings.Trim(h, "[]"), p
 	}
 	return strings.Trim(a, "[]"), ""
+}
+
+// loopbackHost reports a URL host that names this machine.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
 }

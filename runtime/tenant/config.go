@@ -36,9 +36,9 @@ type Config struct {
 type HTTP struct {
 	// Allow lists the hosts scripts may call: "api.example.com",
 	// "*.example.com" (any subdomain), "10.0.0.5" or "host:port". Nothing
-	// is allowed by default. Private, loopback and link-local addresses are
-	// refused even for an allowed name unless the address itself (or a
-	// name that is one) is listed.
+	// is allowed by default. Private and link-local addresses are refused,
+	// even behind an allowed name, unless the address itself is listed;
+	// loopback is refused unless the server runs with --dev.
 	Allow   []string `yaml:"allow"`
 	Timeout Duration `yaml:"timeout"`  // per call; capped by the run's deadline; default 2s
 	MaxBody int64    `yaml:"max_body"` // response bytes; default 1 MiB
