@@ -6,18 +6,37 @@ package examples
 import (
 	"context"
 	"log/slog"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dialua/dialua/examples/backend"
 	"github.com/dialua/dialua/runtime"
 	"github.com/dialua/dialua/runtime/ivr"
 	"github.com/dialua/dialua/runtime/server"
 )
 
+// TestExampleScenarios runs every scenario with the example's subscriptions
+// backend on a loopback port, as a customer's CRM would be, and checks the
+// support script really asked it.
 func TestExampleScenarios(t *testing.T) {
+	crm := &backend.Server{}
+	api := httptest.NewServer(crm)
+	defer api.Close()
+	tenants := filepath.Join(t.TempDir(), "tenants.yaml")
+	host := strings.TrimPrefix(api.URL, "http://")
+	if err := os.WriteFile(tenants, []byte(`
+tenants:
+  demo:
+    http: {allow: ["`+host+`"], timeout: 500ms}
+    env: {SUBSCRIPTIONS_API: "`+api.URL+`"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	lb, err := server.StartLoopback(runtime.Options{ScriptsDir: "../scripts"}, log)
+	lb, err := server.StartLoopback(runtime.Options{ScriptsDir: "../scripts", TenantsFile: tenants, Dev: true}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,4 +67,7 @@ func TestExampleScenarios(t *testing.T) {
 		}
 	}
 	t.Logf("%d scenarios", total)
+	if crm.Lookups.Load() == 0 {
+		t.Error("the support scenarios never asked the subscriptions backend")
+	}
 }

@@ -3,7 +3,9 @@
 -- digit into `billing_format` and calls
 --   /demo/payment?format=$billing_format
 -- The account is found by the caller's number. Any other digit is an invalid
--- choice: the caller hears so and goes back to the menu.
+-- choice: the caller hears so and goes back to the menu. The chosen format is
+-- remembered in the call's session, so a later request without a format
+-- (the caller asking to hear the balance again) answers the same way.
 
 if request.event == "hangup" then return end
 
@@ -19,6 +21,11 @@ end
 local dollars = math.floor(account.balance / 100)
 local cents = account.balance % 100
 local format = request.params.format
+if format == nil or format == "" then
+  format = session.get("format")
+elseif format == "1" or format == "2" then
+  session.set("format", format)
+end
 
 if format == "1" then
   local text = "Your balance is " .. dollars .. " dollars"
