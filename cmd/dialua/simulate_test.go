@@ -19,7 +19,7 @@ func TestCallPrintsTranscript(t *testing.T) {
 		"caller presses 9",
 		`set subscription = "934924"`,
 		"request GET http://127.0.0.1:",
-		"/demo/support?subscription_code=934924&attempts=&",
+		"/demo/support?subscription_code=934924&CallFlow=IN&CallID=abc123&",
 		"CallID=abc123",
 		`say "Thank you, Alice Martin. Connecting you to gold support."`,
 		"jump to QueueGold/start",
