@@ -31,6 +31,9 @@ type Options struct {
 	Dev bool
 }
 
+// maxPools bounds the per-tenant clients kept.
+const maxPools = 1000
+
 // Client sends requests for scripts. It is safe for concurrent use.
 type Client struct {
 	opts  Options
@@ -124,11 +127,19 @@ func simplify(err error) error {
 
 // client returns the tenant's pooled client for this allowlist.
 func (c *Client) client(tenant string, allow []string) *http.Client {
-	key := tenant + "\x00" + strings.Join(allow, ",")
+	key := tenant + "\x00" + strings.Join(allow, "\x00")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if hc := c.pools[key]; hc != nil {
 		return hc
+	}
+	if len(c.pools) >= maxPools {
+		// Allowlists changed often or many tenants call out: start over
+		// rather than keep every pool forever.
+		for k, old := range c.pools {
+			old.CloseIdleConnections()
+			delete(c.pools, k)
+		}
 	}
 	list := append([]string(nil), allow...)
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
@@ -162,6 +173,7 @@ func (c *Client) client(tenant string, allow []string) *http.Client {
 type guardError struct{ msg string }
 
 func (e *guardError) Error() string { return e.msg }
+func (e *guardError) Unwrap() error { return ErrNotAllowed }
 
 // dial resolves addr, refuses special addresses that are not listed, and
 // connects to the first acceptable address.
@@ -175,13 +187,21 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, network, addr string, 
 		return nil, err
 	}
 	var refused []string
+	var lastErr error
 	for _, ip := range ips {
 		ip = ip.Unmap()
 		if special(ip) && !c.addressAllowed(ip, port, allow) {
 			refused = append(refused, ip.String())
 			continue
 		}
-		return d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		conn, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return conn, nil
+		}
+		lastErr = err
+	}
+	if lastErr != nil {
+		return nil, lastErr
 	}
 	return nil, &guardError{fmt.Sprintf("%s: address %s not allowed (private and link-local addresses must be listed by address; loopback only in dev mode)", ErrNotAllowed, strings.Join(refused, ", "))}
 }
@@ -197,7 +217,8 @@ func special(ip netip.Addr) bool {
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 func (c *Client) addressAllowed(ip netip.Addr, port string, allow []string) bool {
-	if ip.IsLoopback() {
+	// Connecting to the unspecified address reaches this host, like loopback.
+	if ip.IsLoopback() || ip.IsUnspecified() {
 		return c.opts.Dev
 	}
 	for _, a := range allow {
@@ -223,6 +244,7 @@ func hostAllowed(u *url.URL, allow []string) bool {
 	}
 	for _, a := range allow {
 		h, p := splitEntry(strings.ToLower(a))
+		h = strings.TrimSuffix(h, ".")
 		if p != "" && p != port {
 			continue
 		}

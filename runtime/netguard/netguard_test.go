@@ -441,3 +441,18 @@ func TestGuardPoolsPerTenant(t *testing.T) {
 		t.Errorf("tenant b used tenant a's connection: %v", ports)
 	}
 }
+
+// The unspecified address reaches this host just as loopback does, so it is
+// refused without dev mode even when listed.
+func TestUnspecifiedAddressIsLikeLoopback(t *testing.T) {
+	c := New(Options{})
+	for _, a := range []string{"0.0.0.0", "::"} {
+		ip := netip.MustParseAddr(a)
+		if c.addressAllowed(ip, "80", []string{a}) {
+			t.Errorf("%s allowed without dev mode", a)
+		}
+		if !New(Options{Dev: true}).addressAllowed(ip, "80", nil) {
+			t.Errorf("%s refused in dev mode", a)
+		}
+	}
+}

@@ -341,7 +341,7 @@ func TestMemoryWatchdog(t *testing.T) {
 	s := start(t, scriptsDir(t, map[string]string{
 		"t/hog.lua": `local t = {} for i = 1, 1e5 do t[i] = string.rep("x", 1e6) .. i end`,
 		"t/ok.lua":  `response:hangup()`,
-	}), runtime.Options{Timeout: 20 * time.Second, MaxMemory: 256 << 20})
+	}), runtime.Options{Timeout: 20 * time.Second, MaxMemory: 96 << 20})
 	begin := time.Now()
 	s.get("/t/hog").wantEmptyError(t, 500)
 	if d := time.Since(begin); d > 10*time.Second {

@@ -77,7 +77,7 @@ func Parse(b []byte) (*File, error) {
 	}
 	for name, c := range f.Tenants {
 		for _, h := range c.HTTP.Allow {
-			if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/ ") {
+			if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/ ,\t\r\n\x00") {
 				return nil, fmt.Errorf("tenant %s: http.allow entry %q is not a host, *.domain or host:port", name, h)
 			}
 		}
