@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Side-by-side load test: dialua and nginx with its Lua module (the OpenResty
+# model) serving the same scripts/demo/support.lua, on 127.0.0.1 only.
+#
+# Builds ./cmd/dialua, starts it and nginx (through benchmarks/openresty/
+# shim.lua, which gives nginx dialua's request/response/session surface),
+# checks that both answer the benchmark request with the same XML, then runs
+# wrk against each in turn, ROUNDS times, alternating, and prints every run
+# and the medians.
+#
+# Usage: bash benchmarks/compare.sh
+# Settings (environment): DURATION (10s), CONNECTIONS (64), THREADS (2),
+#   ROUNDS (3), WORKERS (nginx worker processes; default: the CPU count, the
+#   same cores dialua's Go scheduler uses), DIALUA_PORT (18091), NGINX_PORT (18092).
+# Needs: go, wrk, curl, nginx and libnginx-mod-http-lua (Debian:
+#   apt-get install wrk nginx-light libnginx-mod-http-lua).
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
+WORKERS=${WORKERS:-$(nproc)}
+DIALUA_PORT=${DIALUA_PORT:-18091}
+NGINX_PORT=${NGINX_PORT:-18092}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+for tool in go wrk curl nginx; do
+  command -v "$tool" >/dev/null || { echo "compare.sh: $tool is not installed" >&2; exit 2; }
+done
+[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || {
+  echo "compare.sh: nginx's Lua module is missing (apt-get install libnginx-mod-http-lua)" >&2; exit 2; }
+
+query='subscription_code=934924&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallerIDNum=0040741234567&CallStatus=ANSWER&CallFlow=IN'
+dialua_url="http://127.0.0.1:$DIALUA_PORT/demo/support?$query"
+nginx_url="http://127.0.0.1:$NGINX_PORT/demo/support?$query"
+
+(cd "$root" && go build -o "$tmp/dialua" ./cmd/dialua)
+(cd "$root" && "$tmp/dialua" serve --listen "127.0.0.1:$DIALUA_PORT" --scripts ./scripts --log-level warn) &
+pids+=($!)
+sed -e "s|@ROOT@|$root|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@TMP@|$tmp|g" \
+  "$root/benchmarks/openresty/nginx.conf.tmpl" > "$tmp/nginx.conf"
+nginx -p "$tmp" -c "$tmp/nginx.conf" &
+pids+=($!)
+
+for url in "$dialua_url" "$nginx_url"; do
+  for i in $(seq 1 100); do
+    curl -fs -o /dev/null "$url" && break
+    [ "$i" = 100 ] && { echo "compare.sh: $url did not come up" >&2; cat "$tmp/error.log" >&2 || true; exit 1; }
+    sleep 0.1
+  done
+done
+a=$(curl -fs "$dialua_url"); b=$(curl -fs "$nginx_url")
+if [ "$a" != "$b" ]; then
+  echo "compare.sh: the two servers answer differently:" >&2
+  echo "dialua: $a" >&2; echo "nginx:  $b" >&2
+  exit 1
+fi
+echo "both answer: $(echo "$a" | tail -1)"
+
+run() { # name url -> "rps p50 p90 p99"
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
+  if echo "$out" | grep -q "Non-2xx"; then echo "compare.sh: $1 answered non-2xx" >&2; echo "$out" >&2; exit 1; fi
+  local rps p50 p90 p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  p90=$(echo "$out" | awk '$1 == "90%" {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  echo "$rps $p50 $p90 $p99"
+}
+
+wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$dialua_url" >/dev/null
+wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$nginx_url" >/dev/null
+: > "$tmp/results"
+for r in $(seq 1 "$ROUNDS"); do
+  for name in dialua nginx; do
+    url=$dialua_url; [ "$name" = nginx ] && url=$nginx_url
+    line=$(run "$name" "$url")
+    echo "round $r $name: $line" | awk '{printf "round %s %-7s %10s req/s  p50 %-8s p90 %-8s p99 %s\n", $2, $3, $4, $5, $6, $7}'
+    echo "$name $line" >> "$tmp/results"
+  done
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+echo "medians over $ROUNDS rounds ($DURATION, $CONNECTIONS connections, $THREADS wrk threads, nginx workers: $WORKERS):"
+for name in dialua nginx; do
+  rps=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/results" | median)
+  echo "  $name: $rps req/s"
+done
+d=$(awk '$1 == "dialua" {print $2}' "$tmp/results" | median)
+n=$(awk '$1 == "nginx" {print $2}' "$tmp/results" | median)
+awk -v d="$d" -v n="$n" 'BEGIN {printf "  ratio dialua/nginx: %.2f\n", d / n}'
