@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -12,13 +13,38 @@ import (
 // maxDepth bounds nesting in both directions of the Lua <-> Go conversion.
 const maxDepth = 100
 
+// maxNodes bounds how many values one conversion visits: a table that holds
+// the same subtable twice at every level is small in memory but doubles in
+// JSON at each level.
+const maxNodes = 200000
+
+// budget counts a conversion's work and watches the run's deadline.
+type budget struct {
+	ctx   context.Context
+	nodes int
+}
+
+func (b *budget) spend() error {
+	b.nodes++
+	if b.nodes > maxNodes {
+		return fmt.Errorf("more than %d values", maxNodes)
+	}
+	if b.nodes%1024 == 0 && b.ctx != nil && b.ctx.Err() != nil {
+		return b.ctx.Err()
+	}
+	return nil
+}
+
 // toGo converts a Lua value to plain Go (nil, bool, float64, string, []any,
 // map[string]any) for JSON and the session store. A table whose keys are
 // exactly 1..n is an array; any other table is an object whose number keys
 // become strings; an empty table is an object. null (json.null) is nil.
-func toGo(v lua.LValue, null lua.LValue, seen map[*lua.LTable]bool, depth int) (any, error) {
+func toGo(v lua.LValue, null lua.LValue, seen map[*lua.LTable]bool, depth int, b *budget) (any, error) {
 	if depth > maxDepth {
 		return nil, errors.New("nested more than 100 deep")
+	}
+	if err := b.spend(); err != nil {
+		return nil, err
 	}
 	switch v := v.(type) {
 	case *lua.LNilType:
@@ -49,7 +75,7 @@ func toGo(v lua.LValue, null lua.LValue, seen map[*lua.LTable]bool, depth int) (
 		if count > 0 && onlyInts && count == n {
 			arr := make([]any, n)
 			for i := 1; i <= n; i++ {
-				x, err := toGo(v.RawGetInt(i), null, seen, depth+1)
+				x, err := toGo(v.RawGetInt(i), null, seen, depth+1, b)
 				if err != nil {
 					return nil, err
 				}
@@ -68,7 +94,7 @@ func toGo(v lua.LValue, null lua.LValue, seen map[*lua.LTable]bool, depth int) (
 			default:
 				return nil, fmt.Errorf("cannot encode a table with a %s key", k.Type())
 			}
-			x, err := toGo(val, null, seen, depth+1)
+			x, err := toGo(val, null, seen, depth+1, b)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", strconv.Quote(key), err)
 			}

@@ -64,7 +64,7 @@ func openHTTP(L *lua.LState, run *Run) lua.LValue {
 		case lua.LString:
 			req.Body = []byte(b)
 		case *lua.LTable:
-			enc, err := encodeJSON(b, null, run.Svc.MaxString)
+			enc, err := encodeJSON(run.Ctx, b, null, run.Svc.MaxString)
 			if err != nil {
 				L.ArgError(2, err.Error())
 			}

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -21,7 +22,7 @@ func openJSON(L *lua.LState, run *Run) lua.LValue {
 	t := L.NewTable()
 	t.RawSetString("null", null)
 	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		b, err := encodeJSON(L.CheckAny(1), null, run.Svc.MaxString)
+		b, err := encodeJSON(run.Ctx, L.CheckAny(1), null, run.Svc.MaxString)
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString("json.encode: " + err.Error()))
@@ -43,8 +44,8 @@ func openJSON(L *lua.LState, run *Run) lua.LValue {
 	return t
 }
 
-func encodeJSON(v lua.LValue, null lua.LValue, max int) ([]byte, error) {
-	x, err := toGo(v, null, map[*lua.LTable]bool{}, 0)
+func encodeJSON(ctx context.Context, v lua.LValue, null lua.LValue, max int) ([]byte, error) {
+	x, err := toGo(v, null, map[*lua.LTable]bool{}, 0, &budget{ctx: ctx})
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,12 @@ func openLog(L *lua.LState, run *Run) lua.LValue {
 		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 	} {
 		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			msg := run.Redact(L.CheckString(1))
+			msg := L.CheckString(1)
+			keep, ok := run.LogAllowed(len(msg))
+			if !ok {
+				return 0
+			}
+			msg = run.Redact(Truncate(msg, keep))
 			attrs := []any{}
 			if f, ok := L.Get(2).(*lua.LTable); ok {
 				for k, v := f.Next(lua.LNil); k != lua.LNil; k, v = f.Next(k) {
@@ -31,7 +36,7 @@ func openLog(L *lua.LState, run *Run) lua.LValue {
 					}
 					switch v := v.(type) {
 					case lua.LString:
-						attrs = append(attrs, string(key), run.Redact(string(v)))
+						attrs = append(attrs, string(key), run.Redact(Truncate(string(v), 1024)))
 					case lua.LNumber:
 						attrs = append(attrs, string(key), float64(v))
 					case lua.LBool:

@@ -41,6 +41,7 @@ type Run struct {
 	Tenant   *tenant.Config // the running tenant's configuration
 	Svc      *Services      // set once per VM
 
+	logged     int            // bytes this run wrote to the log through print and log
 	jsonNull   *lua.LUserData // json.null, one per VM
 	params     *lua.LTable    // request.params, made on first use
 	paramsFull bool           // every parameter copied into params
@@ -54,6 +55,7 @@ func (r *Run) Reset(ctx context.Context, req *protocol.Request, cfg *tenant.Conf
 	r.Tenant = cfg
 	r.params = nil
 	r.paramsFull = false
+	r.logged = 0
 	r.Response.reset(maxResponse)
 }
 
@@ -134,4 +136,35 @@ func (r *Run) null(L *lua.LState) lua.LValue {
 		r.jsonNull.Metatable = lockedMeta(L, L.NewTable(), "json.null")
 	}
 	return r.jsonNull
+}
+
+// Log budget: what one run may write to the server log through print and the
+// log module. A script printing megabytes in a loop would otherwise fill
+// the operator's disk in seconds.
+const (
+	MaxLogLine = 8 << 10  // longer messages are cut
+	MaxLogRun  = 64 << 10 // past this, the run's lines are dropped
+)
+
+// LogAllowed charges n bytes to the run's log budget and says whether the
+// line may be written, and how much of it. The first refusal is reported
+// once, so the operator knows lines were dropped.
+func (r *Run) LogAllowed(n int) (keep int, ok bool) {
+	if r.logged >= MaxLogRun {
+		return 0, false
+	}
+	keep = min(n, MaxLogLine)
+	r.logged += keep
+	if r.logged >= MaxLogRun {
+		r.Logger().Warn("script log budget used up; its further print and log lines are dropped", "budget_bytes", MaxLogRun)
+	}
+	return keep, true
+}
+
+// Truncate cuts s to n bytes, marking the cut.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "...[truncated]"
 }

@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -88,7 +89,7 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		if L.Get(2) == lua.LNil {
 			err = run.Svc.Sessions.Delete(run.Ctx, k, field)
 		} else {
-			enc, eerr := encodeValue(L.Get(2), null)
+			enc, eerr := encodeValue(run.Ctx, L.Get(2), null)
 			if eerr != nil {
 				L.ArgError(2, eerr.Error())
 			}
@@ -127,7 +128,7 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 }
 
 // encodeValue turns a Lua value into the store's typed string form.
-func encodeValue(v lua.LValue, null lua.LValue) (string, error) {
+func encodeValue(ctx context.Context, v lua.LValue, null lua.LValue) (string, error) {
 	switch v := v.(type) {
 	case lua.LString:
 		return "s:" + string(v), nil
@@ -139,7 +140,7 @@ func encodeValue(v lua.LValue, null lua.LValue) (string, error) {
 		}
 		return "b:0", nil
 	case *lua.LTable:
-		b, err := encodeJSON(v, null, session.MaxValueBytes)
+		b, err := encodeJSON(ctx, v, null, session.MaxValueBytes)
 		if err != nil {
 			return "", err
 		}

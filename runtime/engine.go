@@ -237,7 +237,9 @@ func (e *Engine) newVM() *vm {
 	v.sb.Set("require", L.NewFunction(v.require))
 	v.sb.OnIterate = v.api.BeforeIterate
 	v.sb.Print = func(msg string) {
-		v.api.Logger().Info("script print", "msg", v.api.Redact(msg))
+		if keep, ok := v.api.LogAllowed(len(msg)); ok {
+			v.api.Logger().Info("script print", "msg", v.api.Redact(luaapi.Truncate(msg, keep)))
+		}
 	}
 	return v
 }
@@ -252,7 +254,7 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *te
 	L := v.sb.L
 	v.api.Reset(ctx, req, cfg, maxResponse)
 	v.sb.Reset()
-	v.env = v.sb.Env()
+	v.env = v.sb.NewEnv()
 	fn := L.NewFunctionFromProto(sc.Proto)
 	fn.Env = v.env
 	L.SetContext(ctx)
@@ -269,6 +271,10 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *te
 		se.Traceback = ae.StackTrace
 	}
 	se.Location, se.Message = splitLocation(se.Message)
+	// An error can carry any string the script built; the log gets a
+	// bounded, redacted copy.
+	se.Message = v.api.Redact(luaapi.Truncate(se.Message, 2048))
+	se.Traceback = luaapi.Truncate(se.Traceback, 8192)
 	return se
 }
 

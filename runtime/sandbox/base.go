@@ -14,7 +14,7 @@ import (
 var baseAllowed = []string{
 	"assert", "error", "ipairs", "pcall", "select",
 	"tonumber", "tostring", "type", "xpcall",
-	"getmetatable", "setmetatable", "rawequal", "rawget",
+	"getmetatable", "rawequal", "rawget",
 }
 
 func (vm *VM) openBase(L *lua.LState) {
@@ -24,6 +24,15 @@ func (vm *VM) openBase(L *lua.LState) {
 	}
 	vm.Globals.RawSetString("_VERSION", lua.LString(lua.LuaVersion))
 	vm.Globals.RawSetString("rawset", L.NewFunction(vm.rawset))
+	setmt := L.GetGlobal("setmetatable").(*lua.LFunction).GFunction
+	vm.Globals.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
+		// Lua 5.1 takes tables only. gopher-lua also takes numbers, strings,
+		// booleans and functions and then changes the metatable of the
+		// whole type for the whole VM: one tenant's hooks would run inside
+		// every later run, of every tenant.
+		L.CheckTable(1)
+		return setmt(L)
+	}))
 	vm.Globals.RawSetString("unpack", L.NewFunction(unpack))
 	next := L.GetGlobal("next").(*lua.LFunction).GFunction
 	nextFn := L.NewFunction(func(L *lua.LState) int {
@@ -159,12 +168,12 @@ func unpack(L *lua.LState) int {
 	if i > e {
 		return 0
 	}
-	n := int64(e) - int64(i) + 1
-	if n > maxResults {
+	if float64(e)-float64(i)+1 > maxResults {
 		L.RaiseError("too many results to unpack")
 	}
+	n := e - i + 1
 	for k := i; k <= e; k++ {
 		L.Push(t.RawGetInt(k))
 	}
-	return int(n)
+	return n
 }

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"math"
 	"math/rand/v2"
+	"sort"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -10,11 +12,53 @@ func (vm *VM) openTable(L *lua.LState) *lua.LTable {
 	lua.OpenTable(L)
 	std := L.GetGlobal("table").(*lua.LTable)
 	t := L.NewTable()
-	for _, name := range []string{"insert", "remove", "sort", "maxn", "getn"} {
+	for _, name := range []string{"insert", "remove", "maxn", "getn"} {
 		t.RawSetString(name, vm.refuseReadOnly(std.RawGetString(name).(*lua.LFunction)))
 	}
 	t.RawSetString("concat", L.NewFunction(vm.tableConcat))
+	t.RawSetString("sort", L.NewFunction(vm.tableSort))
 	return t
+}
+
+// tableSort is table.sort(t [, comp]) with the deadline checked as it
+// compares: gopher-lua sorts in Go, where comparing long strings that share
+// a prefix costs milliseconds each and nothing checks the time.
+func (vm *VM) tableSort(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if vm.isReadOnly(t) {
+		L.RaiseError("attempt to modify a read-only table")
+	}
+	var cmp *lua.LFunction
+	if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
+		cmp = L.CheckFunction(2)
+	}
+	n := t.Len()
+	vals := make([]lua.LValue, n)
+	for i := range vals {
+		vals[i] = t.RawGetInt(i + 1)
+	}
+	steps := 0
+	sort.Slice(vals, func(i, j int) bool {
+		a, b := vals[i], vals[j]
+		steps++
+		if sa, ok := a.(lua.LString); ok && len(sa) > 1024 || steps%64 == 0 {
+			checkDeadline(L)
+		}
+		if cmp != nil {
+			L.Push(cmp)
+			L.Push(a)
+			L.Push(b)
+			L.Call(2, 1)
+			r := lua.LVAsBool(L.Get(-1))
+			L.Pop(1)
+			return r
+		}
+		return L.LessThan(a, b)
+	})
+	for i, v := range vals {
+		t.RawSetInt(i+1, v)
+	}
+	return 0
 }
 
 // refuseReadOnly wraps a table function that writes its first argument raw,
@@ -90,11 +134,11 @@ func (vm *VM) mathRandom(L *lua.LState) int {
 		}
 		L.Push(lua.LNumber(int(r*float64(hi)) + 1))
 	default:
-		lo, hi := L.CheckInt(1), L.CheckInt(2)
+		lo, hi := float64(L.CheckInt(1)), float64(L.CheckInt(2))
 		if lo > hi {
 			L.ArgError(2, "interval is empty")
 		}
-		L.Push(lua.LNumber(int(r*float64(hi-lo+1)) + lo))
+		L.Push(lua.LNumber(math.Floor(r*(hi-lo+1)) + lo))
 	}
 	return 1
 }

@@ -12,7 +12,7 @@ const (
 	capUnfinished = -1
 	capPosition   = -2
 	maxCaptures   = 32
-	maxMatchDepth = 200
+	maxMatchDepth = 5000
 	patSpecials   = "^$*+?.([%-"
 )
 
@@ -343,6 +343,9 @@ func (m *matcher) matchCapture(s int, l byte) int {
 		m.fail("invalid capture index")
 	}
 	c := m.caps[idx]
+	if c.len < 0 { // a position capture matches nothing, as in Lua 5.1
+		return -1
+	}
 	if len(m.src)-s >= c.len && m.src[c.init:c.init+c.len] == m.src[s:s+c.len] {
 		return s + c.len
 	}

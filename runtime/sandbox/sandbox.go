@@ -12,6 +12,7 @@ package sandbox
 
 import (
 	"math/rand/v2"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -61,12 +62,24 @@ type VM struct {
 	envMeta *lua.LTable
 	roMeta  map[*lua.LTable]struct{} // proxies scripts must not write
 	rng     *rand.Rand               // set by math.randomseed, for this run only
-	env     *lua.LTable              // the globals table runs reuse
-	scratch []lua.LValue
 }
+
+// MaxArrayIndex is the largest index gopher-lua keeps in a table's array part.
+// Its default (64 Mi) lets one assignment, t[67108863] = true, append that
+// many nils in a single uninterruptible instruction: seconds of CPU and
+// gigabytes. With 1 Mi the worst single assignment costs milliseconds;
+// larger indexes go to the hash part, where # and ipairs do not reach, so a
+// sequence longer than 1,048,575 elements is not one to Lua here
+// (docs/lua-api.md says so).
+const MaxArrayIndex = 1 << 20
+
+var setArrayLimit sync.Once
 
 // New builds a VM with the allowlisted libraries.
 func New(limits Limits) *VM {
+	// gopher-lua keeps this limit in a package variable; every VM in the
+	// process is a sandbox VM, so it is set once for all of them.
+	setArrayLimit.Do(func() { lua.MaxArrayIndex = MaxArrayIndex })
 	limits = limits.withDefaults()
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:    true,
@@ -128,46 +141,15 @@ func (vm *VM) isReadOnly(t *lua.LTable) bool {
 
 // NewEnv returns a fresh globals table for one run: empty, reading through to
 // Globals, with _G naming itself. Whatever the run stores in it dies with it.
+// (Emptying and reusing one table would save allocations, but gopher-lua
+// tables never shrink, so one run could leave every later run a huge table
+// to carry.)
 func (vm *VM) NewEnv() *lua.LTable {
 	env := vm.L.CreateTable(0, 4)
 	env.Metatable = vm.envMeta
 	env.RawSetString("_G", env)
 	return env
 }
-
-// Env returns the globals table for the next run: the previous run's table
-// emptied (but for _G), which is the same as a fresh one because nothing from
-// a finished run can still reach it, and costs no allocation. A table that a
-// run filled with many names is replaced instead, so no run can leave the
-// next one a large table to carry.
-func (vm *VM) Env() *lua.LTable {
-	if vm.env == nil {
-		vm.env = vm.NewEnv()
-		return vm.env
-	}
-	keys := vm.scratch[:0]
-	for k, _ := vm.env.Next(lua.LNil); k != lua.LNil; k, _ = vm.env.Next(k) {
-		keys = append(keys, k)
-		if len(keys) > maxReusedGlobals {
-			vm.env = vm.NewEnv()
-			vm.scratch = vm.scratch[:0]
-			return vm.env
-		}
-	}
-	for _, k := range keys {
-		if k != lua.LString("_G") {
-			vm.env.RawSet(k, lua.LNil)
-		}
-	}
-	clear(keys)
-	vm.scratch = keys[:0]
-	vm.env.RawSetString("_G", vm.env)
-	return vm.env
-}
-
-// maxReusedGlobals is how many globals a run may leave before its table is
-// dropped rather than emptied.
-const maxReusedGlobals = 64
 
 // Reset clears the per-run state the libraries keep (the seeded random
 // generator), so the next run starts as every run does.

@@ -33,13 +33,14 @@ func (vm *VM) strRep(L *lua.LState) int {
 	s := L.CheckString(1)
 	n := L.CheckInt(2)
 	sep := L.OptString(3, "")
-	if n <= 0 {
+	if n <= 0 || len(s)+len(sep) == 0 {
 		L.Push(lua.LString(""))
 		return 1
 	}
-	total := int64(len(s))*int64(n) + int64(len(sep))*int64(n-1)
-	if total > int64(vm.limits.MaxStringBytes) {
-		L.RaiseError("string.rep: result of %d bytes is over the limit of %d", total, vm.limits.MaxStringBytes)
+	// In floating point, so no count can wrap around to a small size.
+	total := float64(len(s))*float64(n) + float64(len(sep))*float64(n-1)
+	if total > float64(vm.limits.MaxStringBytes) {
+		L.RaiseError("string.rep: result of %.0f bytes is over the limit of %d", total, vm.limits.MaxStringBytes)
 	}
 	var b strings.Builder
 	b.Grow(int(total))
@@ -100,9 +101,25 @@ func strByte(L *lua.LState) int {
 func strFind(L *lua.LState) int  { return findAux(L, true) }
 func strMatch(L *lua.LState) int { return findAux(L, false) }
 
+// maxPattern bounds a pattern's length: the matcher rescans a bracket class
+// on every step, so a class of megabytes would cost seconds between two
+// deadline checks. No real pattern comes near it.
+const maxPattern = 32 << 10
+
+func checkPattern(L *lua.LState, n int) string {
+	p := L.CheckString(n)
+	if len(p) > maxPattern {
+		L.ArgError(n, "pattern longer than 32 KiB")
+	}
+	return p
+}
+
 func findAux(L *lua.LState, find bool) int {
 	src := L.CheckString(1)
 	pat := L.CheckString(2)
+	if !find || !lua.LVAsBool(L.Get(4)) {
+		pat = checkPattern(L, 2)
+	}
 	init := startOffset(L.OptInt(3, 1), len(src))
 	if find && (lua.LVAsBool(L.Get(4)) || !strings.ContainsAny(pat, patSpecials)) {
 		if i := strings.Index(src[init:], pat); i >= 0 {
@@ -139,7 +156,7 @@ func findAux(L *lua.LState, find bool) int {
 
 func strGmatch(L *lua.LState) int {
 	src := L.CheckString(1)
-	pat := L.CheckString(2)
+	pat := checkPattern(L, 2)
 	pos := 0
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		m := &matcher{L: L, src: src, pat: pat}
@@ -161,7 +178,7 @@ func strGmatch(L *lua.LState) int {
 
 func (vm *VM) strGsub(L *lua.LState) int {
 	src := L.CheckString(1)
-	pat := L.CheckString(2)
+	pat := checkPattern(L, 2)
 	repl := L.Get(3)
 	switch repl.Type() {
 	case lua.LTString, lua.LTNumber, lua.LTTable, lua.LTFunction:
@@ -222,9 +239,12 @@ func (vm *VM) addValue(m *matcher, b []byte, s, e int, repl lua.LValue) []byte {
 			case i >= len(rs):
 				L.RaiseError("%s", "invalid use of '%' in replacement string")
 			case rs[i] == '0':
+				vm.checkLen(L, len(b)+e-s)
 				b = append(b, m.src[s:e]...)
 			case rs[i] >= '1' && rs[i] <= '9':
-				b = append(b, lua.LVAsString(m.captureValue(int(rs[i]-'1'), s, e))...)
+				piece := lua.LVAsString(m.captureValue(int(rs[i]-'1'), s, e))
+				vm.checkLen(L, len(b)+len(piece))
+				b = append(b, piece...)
 			default:
 				b = append(b, rs[i])
 			}

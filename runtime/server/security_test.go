@@ -233,6 +233,17 @@ func TestResourceBombs(t *testing.T) {
 		"error_object":  `error(setmetatable({}, {__tostring = function() while true do end end}))`,
 		"gsub_callback": `string.gsub(string.rep("a", 1e5), "a", function() while true do end end)`,
 		"sort_cmp":      `local t = {} for i = 1, 100 do t[i] = i end table.sort(t, function(a, b) while true do end end)`,
+		"rep_empty":     `local s = string.rep("", 1e18)  error("rep of an empty string returned")`,
+		"rep_overflow":  `assert(pcall(string.rep, "abcd", 2^62))`,
+		"rep_overflow2": `assert(pcall(string.rep, "ab", 2^62))`,
+		"gsub_pieces":   `assert(pcall(string.gsub, string.rep("x", 4194288), "^.*$", string.rep("%0", 1048576)))`,
+		"unpack_wrap":   `assert(pcall(unpack, {}, -2^62, 2^62))`,
+		"sparse_array":  `local t = {} t[67108863] = true t[1048575] = true local u = {} for i = 1, 1e9 do u[i] = i end`,
+		"sort_strings":  `local big = string.rep("a", 4*1024*1024 - 1) local t = {} for i = 1, 300 do t[i] = big:sub(1, #big - ((i * 7919) % 300)) end table.sort(t)`,
+		"long_class":    `string.find(string.rep("a", 1e5), "[" .. string.rep("b", 4*1024*1024 - 8) .. "]")`,
+		"json_fanout":   `local a = {1} for i = 1, 24 do a = {a, a} end local s, err = json.encode(a) error(err)`,
+		"print_flood":   `local b = string.rep("x", 4*1024*1024) for i = 1, 1e9 do print(b) end`,
+		"setmt_number":  `setmetatable(0, {__index = function() return "pwned" end})`,
 	}
 	files := map[string]string{"t/ok.lua": `response:hangup()`}
 	for name, src := range bombs {
@@ -251,6 +262,12 @@ func TestResourceBombs(t *testing.T) {
 	}
 	if n := len(s.logs.records("script failed")); n != len(bombs) {
 		t.Errorf("%d failures logged, want %d", n, len(bombs))
+	}
+	s.logs.mu.Lock()
+	size := s.logs.buf.Len()
+	s.logs.mu.Unlock()
+	if size > 2<<20 {
+		t.Errorf("the bombs wrote %d bytes of log; print and error messages should be bounded", size)
 	}
 }
 
