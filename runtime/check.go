@@ -32,6 +32,11 @@ func Check(root string) (errs []*ScriptError, files int, err error) {
 		rel, _ := filepath.Rel(root, path)
 		chunk := filepath.ToSlash(rel)
 		files++
+		if info, ierr := d.Info(); ierr == nil && info.Size() > MaxScriptBytes {
+			errs = append(errs, &ScriptError{Kind: KindCompile, Location: chunk,
+				Message: "file is larger than the 1 MiB scripts may be"})
+			return nil
+		}
 		src, rerr := os.ReadFile(path)
 		if rerr != nil {
 			errs = append(errs, &ScriptError{Kind: KindCompile, Location: chunk, Message: rerr.Error()})

@@ -8,6 +8,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 var (
@@ -55,7 +57,11 @@ func compileError(err error, chunk string, lines int) *ScriptError {
 	se := &ScriptError{Kind: KindCompile, Location: chunk, Message: err.Error()}
 	var pe *parse.Error
 	var ce *lua.CompileError
+	var nest *sandbox.CompileError
 	switch {
+	case errors.As(err, &nest):
+		se.Location = chunk + ":" + strconv.Itoa(nest.Line)
+		se.Message = nest.Message
 	case errors.As(err, &pe):
 		line := pe.Pos.Line
 		if line < 1 {

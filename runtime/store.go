@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -25,6 +26,22 @@ type Script struct {
 	size    int64
 }
 
+// failure is a file version that did not compile, remembered so it is
+// compiled again only once the file changes.
+type failure struct {
+	err  *ScriptError
+	mod  time.Time
+	size int64
+}
+
+func newFailure(se *ScriptError, file string) *failure {
+	f := &failure{err: se}
+	if fi, err := os.Stat(file); err == nil {
+		f.mod, f.size = fi.ModTime(), fi.Size()
+	}
+	return f
+}
+
 type scriptKey struct {
 	tenant, script string
 	module         bool
@@ -36,6 +53,7 @@ type entry struct {
 	key     scriptKey
 	loc     located
 	current atomic.Pointer[Script]
+	failed  atomic.Pointer[failure] // set while the file has never compiled
 	watched bool
 	checked atomic.Int64 // unix nanos of the last stat, for unwatched entries
 }
@@ -95,6 +113,11 @@ func (s *store) get(tenant, script string, module bool) (*Script, error) {
 		if sc := e.current.Load(); sc != nil {
 			return sc, nil
 		}
+		// A file that does not compile is compiled again only when it
+		// changes, not on every request.
+		if f := e.failed.Load(); f != nil {
+			return nil, f.err
+		}
 	}
 	return s.load(k)
 }
@@ -107,16 +130,19 @@ func (s *store) load(k scriptKey) (*Script, error) {
 		return nil, err
 	}
 	sc, err := compileFile(loc)
+	var failed *ScriptError
 	if err != nil {
-		var se *ScriptError
-		if errors.As(err, &se) {
-			se.Tenant, se.Script = k.tenant, k.script
-			return nil, se
+		if !errors.As(err, &failed) {
+			return nil, ErrNotFound
 		}
-		return nil, ErrNotFound
+		failed.Tenant, failed.Script = k.tenant, k.script
 	}
 	e := &entry{key: k, loc: loc}
-	e.current.Store(sc)
+	if failed != nil {
+		e.failed.Store(newFailure(failed, loc.real))
+	} else {
+		e.current.Store(sc)
+	}
 	if s.watch != nil {
 		e.watched = s.watch.add(filepath.Dir(loc.file), filepath.Dir(loc.real), filepath.Dir(loc.alt))
 	}
@@ -136,8 +162,15 @@ func (s *store) load(k scriptKey) (*Script, error) {
 		}
 	}
 	s.entries[k] = e
+	if failed != nil {
+		return nil, failed
+	}
 	return sc, nil
 }
+
+// MaxScriptBytes is the largest script or module file dialua compiles.
+// Compiling is paid outside any run's deadline, so its cost must be bounded.
+const MaxScriptBytes = 1 << 20
 
 // compileFile reads and compiles one file.
 func compileFile(loc located) (*Script, error) {
@@ -149,6 +182,10 @@ func compileFile(loc located) (*Script, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if fi.Size() > MaxScriptBytes {
+		return nil, &ScriptError{Kind: KindCompile, Location: loc.chunk,
+			Message: fmt.Sprintf("file is %d bytes; scripts may be at most %d", fi.Size(), MaxScriptBytes)}
 	}
 	src := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, src); err != nil {
@@ -173,10 +210,18 @@ func (s *store) refresh(e *entry) {
 	}
 	sc, err := compileFile(loc)
 	if err != nil {
+		var se *ScriptError
+		if e.current.Load() == nil && errors.As(err, &se) {
+			se.Tenant, se.Script = e.key.tenant, e.key.script
+			e.failed.Store(newFailure(se, loc.real))
+			s.log.Error("script does not compile", "tenant", e.key.tenant, "script", e.key.script, "error", err.Error())
+			return
+		}
 		s.log.Error("script does not compile; the last good version keeps serving",
 			"tenant", e.key.tenant, "script", e.key.script, "error", err.Error())
 		return
 	}
+	e.failed.Store(nil)
 	old := e.current.Load()
 	if old != nil && old.modTime.Equal(sc.modTime) && old.size == sc.size && !e.watched {
 		return
@@ -209,7 +254,15 @@ func (s *store) poll(e *entry) {
 	}
 	fi, err := os.Stat(e.loc.real)
 	cur := e.current.Load()
-	if err != nil || cur == nil || !fi.ModTime().Equal(cur.modTime) || fi.Size() != cur.size {
+	if cur == nil {
+		// A failed entry: try again when the file is not the one that failed.
+		f := e.failed.Load()
+		if err != nil || f == nil || !fi.ModTime().Equal(f.mod) || fi.Size() != f.size {
+			s.refresh(e)
+		}
+		return
+	}
+	if err != nil || !fi.ModTime().Equal(cur.modTime) || fi.Size() != cur.size {
 		s.refresh(e)
 		return
 	}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"fmt"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
@@ -10,6 +11,23 @@ import (
 
 // concatFunc is the global the .. operator is rewritten to call.
 const concatFunc = "__dialua_concat"
+
+// MaxNesting is how deeply statements and expressions may nest in the
+// syntax tree. gopher-lua's compiler recurses once per level, and a file of
+// a million nested "not"s would overflow the Go stack and take the process
+// down. The tree nests for every operator of a chain (a + b + c is two
+// levels), so the limit is well above Lua's 200 levels of blocks and
+// parentheses.
+const MaxNesting = 1000
+
+// CompileError is a problem Compile found itself (the parser's and the
+// compiler's errors keep their own types).
+type CompileError struct {
+	Line    int
+	Message string
+}
+
+func (e *CompileError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Message) }
 
 // Compile parses and compiles a script for running in a VM. name is the
 // chunk name errors and tracebacks show (the script's path). Every ..
@@ -20,7 +38,11 @@ func Compile(src []byte, name string) (*lua.FunctionProto, error) {
 	if err != nil {
 		return nil, err
 	}
-	rewriteStmts(chunk)
+	r := rewriter{}
+	r.stmts(chunk)
+	if r.err != nil {
+		return nil, r.err
+	}
 	proto, err := lua.Compile(chunk, name)
 	if err != nil {
 		return nil, err
@@ -40,48 +62,70 @@ func dropImplicitArg(p *lua.FunctionProto) {
 	}
 }
 
-func rewriteStmts(stmts []ast.Stmt) {
+// rewriter walks the AST once: it rewrites .. into calls, pads generic-for
+// explists, and stops at the first construct nested deeper than MaxNesting.
+type rewriter struct {
+	depth int
+	err   error
+}
+
+// enter counts one level; false means stop (too deep, or already failed).
+func (r *rewriter) enter(line int) bool {
+	r.depth++
+	if r.err == nil && r.depth > MaxNesting {
+		r.err = &CompileError{Line: line, Message: fmt.Sprintf("nested more than %d levels deep", MaxNesting)}
+	}
+	return r.err == nil
+}
+
+func (r *rewriter) leave() { r.depth-- }
+
+func (r *rewriter) stmts(stmts []ast.Stmt) {
 	for _, s := range stmts {
-		rewriteStmt(s)
+		r.stmt(s)
 	}
 }
 
-func rewriteStmt(s ast.Stmt) {
+func (r *rewriter) stmt(s ast.Stmt) {
+	defer r.leave()
+	if !r.enter(s.Line()) {
+		return
+	}
 	switch s := s.(type) {
 	case *ast.AssignStmt:
-		rewriteExprs(s.Lhs)
-		rewriteExprs(s.Rhs)
+		r.exprs(s.Lhs)
+		r.exprs(s.Rhs)
 	case *ast.LocalAssignStmt:
-		rewriteExprs(s.Exprs)
+		r.exprs(s.Exprs)
 	case *ast.FuncCallStmt:
-		s.Expr = rewrite(s.Expr)
+		s.Expr = r.expr(s.Expr)
 	case *ast.DoBlockStmt:
-		rewriteStmts(s.Stmts)
+		r.stmts(s.Stmts)
 	case *ast.WhileStmt:
-		s.Condition = rewrite(s.Condition)
-		rewriteStmts(s.Stmts)
+		s.Condition = r.expr(s.Condition)
+		r.stmts(s.Stmts)
 	case *ast.RepeatStmt:
-		s.Condition = rewrite(s.Condition)
-		rewriteStmts(s.Stmts)
+		s.Condition = r.expr(s.Condition)
+		r.stmts(s.Stmts)
 	case *ast.IfStmt:
-		s.Condition = rewrite(s.Condition)
-		rewriteStmts(s.Then)
-		rewriteStmts(s.Else)
+		s.Condition = r.expr(s.Condition)
+		r.stmts(s.Then)
+		r.stmts(s.Else)
 	case *ast.NumberForStmt:
-		s.Init = rewrite(s.Init)
-		s.Limit = rewrite(s.Limit)
-		s.Step = rewrite(s.Step)
-		rewriteStmts(s.Stmts)
+		s.Init = r.expr(s.Init)
+		s.Limit = r.expr(s.Limit)
+		s.Step = r.expr(s.Step)
+		r.stmts(s.Stmts)
 	case *ast.GenericForStmt:
-		rewriteExprs(s.Exprs)
+		r.exprs(s.Exprs)
 		s.Exprs = padForExprs(s.Exprs)
-		rewriteStmts(s.Stmts)
+		r.stmts(s.Stmts)
 	case *ast.FuncDefStmt:
-		s.Name.Func = rewrite(s.Name.Func)
-		s.Name.Receiver = rewrite(s.Name.Receiver)
-		rewriteStmts(s.Func.Stmts)
+		s.Name.Func = r.expr(s.Name.Func)
+		s.Name.Receiver = r.expr(s.Name.Receiver)
+		r.stmts(s.Func.Stmts)
 	case *ast.ReturnStmt:
-		rewriteExprs(s.Exprs)
+		r.exprs(s.Exprs)
 	}
 }
 
@@ -108,16 +152,21 @@ func padForExprs(es []ast.Expr) []ast.Expr {
 	return es
 }
 
-func rewriteExprs(es []ast.Expr) {
+func (r *rewriter) exprs(es []ast.Expr) {
 	for i := range es {
-		es[i] = rewrite(es[i])
+		es[i] = r.expr(es[i])
 	}
 }
 
-func rewrite(e ast.Expr) ast.Expr {
-	switch e := e.(type) {
-	case nil:
+func (r *rewriter) expr(e ast.Expr) ast.Expr {
+	if e == nil {
 		return nil
+	}
+	defer r.leave()
+	if !r.enter(e.Line()) {
+		return e
+	}
+	switch e := e.(type) {
 	case *ast.StringConcatOpExpr:
 		// a .. b .. c parses right-nested; flatten the right spine into one
 		// call, as Lua's own CONCAT takes the whole run at once.
@@ -126,10 +175,10 @@ func rewrite(e ast.Expr) ast.Expr {
 		for {
 			c, ok := cur.(*ast.StringConcatOpExpr)
 			if !ok {
-				args = append(args, rewrite(cur))
+				args = append(args, r.expr(cur))
 				break
 			}
-			args = append(args, rewrite(c.Lhs))
+			args = append(args, r.expr(c.Lhs))
 			cur = c.Rhs
 		}
 		fn := &ast.IdentExpr{Value: concatFunc}
@@ -140,34 +189,34 @@ func rewrite(e ast.Expr) ast.Expr {
 		call.SetLastLine(e.LastLine())
 		return call
 	case *ast.AttrGetExpr:
-		e.Object = rewrite(e.Object)
-		e.Key = rewrite(e.Key)
+		e.Object = r.expr(e.Object)
+		e.Key = r.expr(e.Key)
 	case *ast.TableExpr:
 		for _, f := range e.Fields {
-			f.Key = rewrite(f.Key)
-			f.Value = rewrite(f.Value)
+			f.Key = r.expr(f.Key)
+			f.Value = r.expr(f.Value)
 		}
 	case *ast.FuncCallExpr:
-		e.Func = rewrite(e.Func)
-		e.Receiver = rewrite(e.Receiver)
-		rewriteExprs(e.Args)
+		e.Func = r.expr(e.Func)
+		e.Receiver = r.expr(e.Receiver)
+		r.exprs(e.Args)
 	case *ast.LogicalOpExpr:
-		e.Lhs = rewrite(e.Lhs)
-		e.Rhs = rewrite(e.Rhs)
+		e.Lhs = r.expr(e.Lhs)
+		e.Rhs = r.expr(e.Rhs)
 	case *ast.RelationalOpExpr:
-		e.Lhs = rewrite(e.Lhs)
-		e.Rhs = rewrite(e.Rhs)
+		e.Lhs = r.expr(e.Lhs)
+		e.Rhs = r.expr(e.Rhs)
 	case *ast.ArithmeticOpExpr:
-		e.Lhs = rewrite(e.Lhs)
-		e.Rhs = rewrite(e.Rhs)
+		e.Lhs = r.expr(e.Lhs)
+		e.Rhs = r.expr(e.Rhs)
 	case *ast.UnaryMinusOpExpr:
-		e.Expr = rewrite(e.Expr)
+		e.Expr = r.expr(e.Expr)
 	case *ast.UnaryNotOpExpr:
-		e.Expr = rewrite(e.Expr)
+		e.Expr = r.expr(e.Expr)
 	case *ast.UnaryLenOpExpr:
-		e.Expr = rewrite(e.Expr)
+		e.Expr = r.expr(e.Expr)
 	case *ast.FunctionExpr:
-		rewriteStmts(e.Stmts)
+		r.stmts(e.Stmts)
 	}
 	return e
 }

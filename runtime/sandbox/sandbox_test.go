@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,28 @@ local d = 0 for k in three() do d = d + 1 end
 return a, b, c, d`, time.Second)
 	if err != nil || got != "3|3|3|3" {
 		t.Errorf("iteration counts %q (%v), want 3|3|3|3", got, err)
+	}
+}
+
+// TestCompileRejectsDeepNesting: gopher-lua's compiler recurses per level of
+// the syntax tree, so a deeply nested file must be refused before it gets
+// there; ordinary long chains still compile.
+func TestCompileRejectsDeepNesting(t *testing.T) {
+	for name, src := range map[string]string{
+		"not":    "return " + strings.Repeat("not ", 5000) + "1",
+		"tables": "return " + strings.Repeat("{", 5000) + strings.Repeat("}", 5000),
+		"blocks": strings.Repeat("do ", 5000) + strings.Repeat("end ", 5000),
+	} {
+		_, err := Compile([]byte(src), "deep.lua")
+		var ce *CompileError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Message, "nested more than") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	sum := "return " + strings.Repeat("1 + ", 300) + "1"
+	vm := New(Limits{})
+	defer vm.Close()
+	if got, err := run(t, vm, sum, time.Second); err != nil || got != "301" {
+		t.Errorf("a 301-term sum: %q %v", got, err)
 	}
 }

@@ -172,3 +172,29 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		t.Errorf("only %d distinct versions were served across 30 swaps", len(served))
 	}
 }
+
+// TestNeverCompiledThenFixed: a script whose first version does not compile
+// fails (and is not recompiled on every request); once fixed, it serves.
+func TestNeverCompiledThenFixed(t *testing.T) {
+	for _, poll := range []bool{false, true} {
+		dir := scriptsDir(t, map[string]string{"t/s.lua": "response:set_var(\n"})
+		s := start(t, dir, runtime.Options{Poll: poll})
+		s.get("/t/s").wantEmptyError(t, 500)
+		s.get("/t/s").wantEmptyError(t, 500)
+		writeFile(t, filepath.Join(dir, "t", "s.lua"), varScript("fixed"))
+		if d, ok := within(2*time.Second, func() bool { _, v := s.version("/t/s"); return v == "fixed" }); !ok {
+			t.Errorf("poll=%v: fixed script not served after %v", poll, d)
+		}
+	}
+}
+
+// TestOversizedScriptRefused: files over 1 MiB are not compiled.
+func TestOversizedScriptRefused(t *testing.T) {
+	big := "local x = 1\n" + strings.Repeat("-- padding padding padding padding padding padding\n", 25000)
+	s := start(t, scriptsDir(t, map[string]string{"t/big.lua": big}), runtime.Options{})
+	s.get("/t/big").wantEmptyError(t, 500)
+	recs := s.logs.records("script failed")
+	if len(recs) != 1 || !strings.Contains(recs[0]["error"].(string), "at most 1048576") {
+		t.Errorf("log: %v", recs)
+	}
+}
