@@ -105,18 +105,15 @@ func (r *Run) BeforeIterate(t *lua.LTable) {
 	}
 	r.paramsFull = true
 	ps := r.Request.Params
+	seen := make(map[string]struct{}, len(ps))
 	for i := len(ps) - 1; i >= 0; i-- {
-		if t.RawGetString(ps[i].Name) == lua.LNil && !laterHas(ps[i+1:], ps[i].Name) {
-			t.RawSetString(ps[i].Name, lua.LString(ps[i].Value))
+		name := ps[i].Name
+		if _, later := seen[name]; later {
+			continue
+		}
+		seen[name] = struct{}{}
+		if t.RawGetString(name) == lua.LNil {
+			t.RawSetString(name, lua.LString(ps[i].Value))
 		}
 	}
-}
-
-func laterHas(ps []protocol.Param, name string) bool {
-	for _, p := range ps {
-		if p.Name == name {
-			return true
-		}
-	}
-	return false
 }

@@ -57,6 +57,8 @@ const ModulesDir = "lib"
 
 // located is a script file found on disk.
 type located struct {
+	root  string // the tenant's real folder
+	rel   string // the resolved file, relative to root
 	file  string // path under the scripts root as the tenant laid it out
 	real  string // after symlinks; inside the tenant's real folder
 	chunk string // name in errors: tenant/relative/path.lua
@@ -98,7 +100,10 @@ func (s *store) locate(tenant, script string, module bool) (located, error) {
 			continue
 		}
 		rel, _ := filepath.Rel(s.root, file)
-		loc := located{file: file, real: real, chunk: filepath.ToSlash(rel)}
+		// The resolved path, relative to the tenant's real folder: no links
+		// left in it when it was checked (see compileFile).
+		inTenant, _ := filepath.Rel(realTenant, real)
+		loc := located{root: realTenant, rel: inTenant, file: file, real: real, chunk: filepath.ToSlash(rel)}
 		if i == len(candidates)-1 && i > 0 {
 			loc.alt = candidates[0]
 		}

@@ -172,9 +172,17 @@ func (s *store) load(k scriptKey) (*Script, error) {
 // Compiling is paid outside any run's deadline, so its cost must be bounded.
 const MaxScriptBytes = 1 << 20
 
-// compileFile reads and compiles one file.
+// compileFile reads and compiles one file. It opens the file through an
+// os.Root on the tenant's folder: the path was checked when it was located,
+// but a link swapped in between the check and the open must still not lead
+// out of the tenant's folder.
 func compileFile(loc located) (*Script, error) {
-	f, err := os.Open(loc.real)
+	root, err := os.OpenRoot(loc.root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(loc.rel)
 	if err != nil {
 		return nil, err
 	}
