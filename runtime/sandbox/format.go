@@ -3,6 +3,8 @@ package sandbox
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -64,26 +66,33 @@ func (vm *VM) strFormat(L *lua.LState) int {
 		if i >= len(f) {
 			L.RaiseError("%s", "invalid option '%' to 'format'")
 		}
+		flags := f[start : start+flagLen(f[start:])]
 		sp = append(sp, f[start:i]...)
+		width, prec := widthPrec(f[start+len(flags) : i])
+		left := strings.IndexByte(flags, '-') >= 0
 		conv := f[i]
 		arg++
 		switch conv {
 		case 'c':
 			n := L.CheckNumber(arg)
-			sp = append(sp, 's')
-			out = fmt.Appendf(out, string(sp), string([]byte{byte(int64(n))}))
+			out = pad(out, string([]byte{byte(int64(n))}), width, left)
 		case 'd', 'i':
 			n := L.CheckNumber(arg)
 			sp = append(sp, 'd')
 			out = fmt.Appendf(out, string(sp), toInt(n))
 		case 'o', 'u', 'x', 'X':
-			n := L.CheckNumber(arg)
+			n := uint64(toInt(L.CheckNumber(arg)))
 			v := conv
 			if v == 'u' {
 				v = 'd'
 			}
-			sp = append(sp, v)
-			out = fmt.Appendf(out, string(sp), uint64(toInt(n)))
+			// C ignores + and space for unsigned conversions, and # of 0
+			// prints a plain 0; Go does neither.
+			unsigned := strings.NewReplacer("+", "", " ", "").Replace(string(sp))
+			if n == 0 {
+				unsigned = strings.ReplaceAll(unsigned, "#", "")
+			}
+			out = fmt.Appendf(out, unsigned+string(v), n)
 		case 'e', 'E', 'f', 'g', 'G':
 			n := float64(L.CheckNumber(arg))
 			if !hasPrec && (conv == 'g' || conv == 'G') {
@@ -91,7 +100,7 @@ func (vm *VM) strFormat(L *lua.LState) int {
 			}
 			sp = append(sp, conv)
 			if math.IsInf(n, 0) || math.IsNaN(n) {
-				out = append(out, lua.LVAsString(lua.LNumber(n))...)
+				out = pad(out, nonFinite(n, flags, conv), width, left)
 			} else {
 				out = fmt.Appendf(out, string(sp), n)
 			}
@@ -102,12 +111,11 @@ func (vm *VM) strFormat(L *lua.LState) int {
 				L.ArgError(arg, "no value")
 			}
 			s := L.ToStringMeta(L.Get(arg)).String()
-			sp = append(sp, 's')
-			if len(sp) == 2 {
-				out = append(out, s...)
-			} else {
-				out = fmt.Appendf(out, string(sp), s)
+			// Width and precision count bytes, as in C (Go's fmt counts runes).
+			if prec >= 0 && prec < len(s) {
+				s = s[:prec]
 			}
+			out = pad(out, s, width, left)
 		default:
 			L.RaiseError("invalid option '%%%c' to 'format'", conv)
 		}
@@ -150,4 +158,61 @@ func appendQuoted(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+func flagLen(s string) int {
+	n := 0
+	for n < len(s) && strings.IndexByte("-+ #0", s[n]) >= 0 {
+		n++
+	}
+	return n
+}
+
+// widthPrec reads "12.3" (either part optional); -1 means not given.
+func widthPrec(s string) (width, prec int) {
+	width, prec = -1, -1
+	w, p, hasDot := strings.Cut(s, ".")
+	if w != "" {
+		width, _ = strconv.Atoi(w)
+	}
+	if hasDot {
+		prec, _ = strconv.Atoi(p) // "%.s" is precision 0
+	}
+	return width, prec
+}
+
+// pad right-aligns s in width bytes (left-aligns with the - flag), spaces
+// only, as C does for %s and %c.
+func pad(out []byte, s string, width int, left bool) []byte {
+	fill := width - len(s)
+	if !left {
+		for ; fill > 0; fill-- {
+			out = append(out, ' ')
+		}
+	}
+	out = append(out, s...)
+	for ; fill > 0; fill-- {
+		out = append(out, ' ')
+	}
+	return out
+}
+
+// nonFinite spells infinities and NaN the way C's printf does.
+func nonFinite(n float64, flags string, conv byte) string {
+	s := "inf"
+	if math.IsNaN(n) {
+		s = "nan"
+	}
+	switch {
+	case math.Signbit(n):
+		s = "-" + s
+	case strings.IndexByte(flags, '+') >= 0:
+		s = "+" + s
+	case strings.IndexByte(flags, ' ') >= 0:
+		s = " " + s
+	}
+	if conv == 'E' || conv == 'G' {
+		s = strings.ToUpper(s)
+	}
+	return s
 }

@@ -114,6 +114,13 @@ var lua51 = [][2]string{
 	{"unpack({1, 2, 3}, 2)", "2|3"},
 	{"unpack({1, 2, 3}, 2, 5)", "2|3|nil|nil"},
 	{"unpack({1, 2, 3}, 3, 1)", ""},
+	{"string.format(\x22%#x|%#o|%x\x22, 0, 0, 255)", "0|0|ff"},
+	{"string.format(\x22%+x|% x|%+u|%+X\x22, 255, 255, 5, 171)", "ff|ff|5|AB"},
+	{"string.format(\x22[%5s][%-5s][%.1s]\x22, \x22\xc3\xa9\x22, \x22\xc3\xa9\x22, \x22\xc3\xa9\x22)", "[   \xc3\xa9][\xc3\xa9   ][\xc3]"},
+	{"string.format(\x22[%5c][%-3c]\x22, 65, 66)", "[    A][B  ]"},
+	{"string.format(\x22%f|%e|%g\x22, 1/0, -1/0, 1/0)", "inf|-inf|inf"},
+	{"string.format(\x22%5.1f|%-8.3e|%+d\x22, 3.14159, 1234.5, 3)", "  3.1|1.234e+03|+3"},
+	{"string.format(\x22%.3s|%10.4s|\x22, \x22abcdef\x22, \x22abcdef\x22)", "abc|      abcd|"},
 }
 
 func TestStringLibraryMatchesLua51(t *testing.T) {
