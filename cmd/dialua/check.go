@@ -4,14 +4,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/tenant"
 )
 
 func check(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: dialua check [DIR]\n\nCompiles every .lua file under DIR (default ./scripts) and prints each error as file:line: message.\nExit status 1 if any file fails, 2 on bad usage.")
+		fmt.Fprintln(fs.Output(), "usage: dialua check [DIR]\n\nCompiles every .lua file under DIR (default ./scripts) and prints each error as file:line: message;\nalso checks DIR/tenants.yaml when there is one.\nExit status 1 if any file fails, 2 on bad usage.")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -36,8 +38,16 @@ func check(args []string) int {
 	for _, e := range errs {
 		fmt.Println(e.Error())
 	}
+	// The operator's tenants file beside the tenants' folders, if any.
+	tenantsBad := false
+	if b, err := os.ReadFile(filepath.Join(dir, "tenants.yaml")); err == nil {
+		if _, perr := tenant.Parse(b); perr != nil {
+			fmt.Printf("tenants.yaml: %v\n", perr)
+			tenantsBad = true
+		}
+	}
 	fmt.Fprintf(os.Stderr, "%d scripts checked, %d with errors\n", files, len(errs))
-	if len(errs) > 0 {
+	if len(errs) > 0 || tenantsBad {
 		return 1
 	}
 	return 0

@@ -59,6 +59,12 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: scripts folder %s not found\n", *scripts)
 		return 2
 	}
+	if *tenants != "" {
+		if _, err := os.Stat(*tenants); err != nil {
+			fmt.Fprintf(os.Stderr, "dialua serve: --tenants %s: %v\n", *tenants, err)
+			return 2
+		}
+	}
 	store, err := openSessions(*sessionStore)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
