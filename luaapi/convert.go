@@ -18,10 +18,22 @@ const maxDepth = 100
 // JSON at each level.
 const maxNodes = 200000
 
-// budget counts a conversion's work and watches the run's deadline.
+// budget counts a conversion's work and watches the run's deadline: values
+// visited, and bytes of strings and keys, so a table holding one big string
+// a hundred times fails before a hundred copies are made.
 type budget struct {
-	ctx   context.Context
-	nodes int
+	ctx      context.Context
+	nodes    int
+	bytes    int
+	maxBytes int // 0: no byte limit
+}
+
+func (b *budget) spendBytes(n int) error {
+	b.bytes += n
+	if b.maxBytes > 0 && b.bytes > b.maxBytes {
+		return fmt.Errorf("result larger than %d bytes", b.maxBytes)
+	}
+	return nil
 }
 
 func (b *budget) spend() error {
@@ -56,8 +68,14 @@ func toGo(v lua.LValue, null lua.LValue, seen map[*lua.LTable]bool, depth int, b
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("cannot encode %v", v)
 		}
+		if err := b.spendBytes(8); err != nil {
+			return nil, err
+		}
 		return f, nil
 	case lua.LString:
+		if err := b.spendBytes(len(v) + 2); err != nil {
+			return nil, err
+		}
 		return string(v), nil
 	case *lua.LTable:
 		if seen[v] {
@@ -93,6 +111,9 @@ func toGo(v lua.LValue, null lua.LValue, seen map[*lua.LTable]bool, depth int, b
 				key = k.String()
 			default:
 				return nil, fmt.Errorf("cannot encode a table with a %s key", k.Type())
+			}
+			if err := b.spendBytes(len(key) + 4); err != nil {
+				return nil, err
 			}
 			x, err := toGo(val, null, seen, depth+1, b)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -45,7 +46,7 @@ func openJSON(L *lua.LState, run *Run) lua.LValue {
 }
 
 func encodeJSON(ctx context.Context, v lua.LValue, null lua.LValue, max int) ([]byte, error) {
-	x, err := toGo(v, null, map[*lua.LTable]bool{}, 0, &budget{ctx: ctx})
+	x, err := toGo(v, null, map[*lua.LTable]bool{}, 0, &budget{ctx: ctx, maxBytes: max})
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +63,18 @@ func encodeJSON(ctx context.Context, v lua.LValue, null lua.LValue, max int) ([]
 }
 
 func decodeJSON(L *lua.LState, s string, null lua.LValue) (lua.LValue, error) {
+	// Every value but the first follows a , [ or { (or a :, which needs a {);
+	// counting them bounds the tables the result would need before a single
+	// one is built.
+	if n := strings.Count(s, ",") + strings.Count(s, "[") + strings.Count(s, "{"); n > maxNodes {
+		return nil, fmt.Errorf("more than %d values", maxNodes)
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	var x any
 	if err := dec.Decode(&x); err != nil {
 		return nil, jsonErr(err, s)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("unexpected data after the JSON value at offset %d", dec.InputOffset())
 	}
 	return fromGo(L, x, null, 0), nil

@@ -11,6 +11,9 @@ func init() {
 	Register(Module{Name: "log", Open: openLog})
 }
 
+// maxLogFields bounds the fields of one log line.
+const maxLogFields = 32
+
 // openLog builds `log`: log.debug/info/warn/error(msg [, fields]) write to
 // the server's structured log, tagged with tenant, script and CallID. fields
 // is a table of extra attributes (string keys; string, number or boolean
@@ -22,33 +25,41 @@ func openLog(L *lua.LState, run *Run) lua.LValue {
 	} {
 		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			msg := L.CheckString(1)
-			keep, ok := run.LogAllowed(len(msg))
-			if !ok {
-				return 0
-			}
-			msg = run.Redact(Truncate(msg, keep))
 			attrs := []any{}
+			size := len(msg)
 			if f, ok := L.Get(2).(*lua.LTable); ok {
+				n := 0
 				for k, v := f.Next(lua.LNil); k != lua.LNil; k, v = f.Next(k) {
 					key, ok := k.(lua.LString)
 					if !ok {
 						L.ArgError(2, "field names must be strings")
 					}
-					switch v := v.(type) {
-					case lua.LString:
-						attrs = append(attrs, string(key), run.Redact(Truncate(string(v), 1024)))
-					case lua.LNumber:
-						attrs = append(attrs, string(key), float64(v))
-					case lua.LBool:
-						attrs = append(attrs, string(key), bool(v))
-					default:
-						attrs = append(attrs, string(key), run.Redact(L.ToStringMeta(v).String()))
+					if n++; n > maxLogFields {
+						L.ArgError(2, "more than 32 fields")
 					}
+					name := run.Scrub(string(key), 64)
+					var val any
+					switch v := v.(type) {
+					case lua.LNumber:
+						val = float64(v)
+					case lua.LBool:
+						val = bool(v)
+					default:
+						str := run.Scrub(L.ToStringMeta(v).String(), 1024)
+						size += len(str)
+						val = str
+					}
+					size += len(name)
+					attrs = append(attrs, name, val)
 				}
 			} else if L.Get(2) != lua.LNil {
 				L.ArgError(2, "fields must be a table")
 			}
-			run.Logger().Log(context.Background(), level, msg, attrs...)
+			keep, ok := run.LogAllowed(size)
+			if !ok {
+				return 0
+			}
+			run.Logger().Log(context.Background(), level, run.Scrub(msg, min(keep, MaxLogLine)), attrs...)
 			return 0
 		}))
 	}

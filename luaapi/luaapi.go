@@ -109,7 +109,7 @@ func lockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
 // CallID.
 func (r *Run) Logger() *slog.Logger {
 	return r.Svc.Log.With("tenant", r.Request.Tenant, "script", r.Request.Script,
-		"call_id", r.Request.Value(protocol.ParamCallID))
+		"call_id", Truncate(r.Request.Value(protocol.ParamCallID), 128))
 }
 
 // Redact replaces every value of the tenant's env in s with [redacted], so a
@@ -117,16 +117,29 @@ func (r *Run) Logger() *slog.Logger {
 // Values shorter than 4 bytes are left alone: they would redact ordinary
 // words.
 func (r *Run) Redact(s string) string {
-	if r.Tenant == nil {
+	if r.Tenant == nil || len(r.Tenant.Env) == 0 {
 		return s
 	}
+	// Longest first, so a secret that contains another one is replaced
+	// whole rather than leaving its tail behind.
+	secrets := make([]string, 0, len(r.Tenant.Env))
 	for _, v := range r.Tenant.Env {
-		if len(v) >= 4 && strings.Contains(s, v) {
+		if len(v) >= 4 {
+			secrets = append(secrets, v)
+		}
+	}
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	for _, v := range secrets {
+		if strings.Contains(s, v) {
 			s = strings.ReplaceAll(s, v, "[redacted]")
 		}
 	}
 	return s
 }
+
+// Scrub makes a script-supplied string safe for the log: secrets redacted
+// first (so a cut cannot leave half a secret), then cut to n bytes.
+func (r *Run) Scrub(s string, n int) string { return Truncate(r.Redact(s), n) }
 
 // null returns the VM's json.null: the value that stands for JSON null in
 // decoded arrays, and encodes as null.
@@ -146,6 +159,10 @@ const (
 	MaxLogRun  = 64 << 10 // past this, the run's lines are dropped
 )
 
+// logLineCost is what every line costs the budget on top of its text: the
+// tags and framing the log adds, so a million empty prints are not free.
+const logLineCost = 128
+
 // LogAllowed charges n bytes to the run's log budget and says whether the
 // line may be written, and how much of it. The first refusal is reported
 // once, so the operator knows lines were dropped.
@@ -154,7 +171,7 @@ func (r *Run) LogAllowed(n int) (keep int, ok bool) {
 		return 0, false
 	}
 	keep = min(n, MaxLogLine)
-	r.logged += keep
+	r.logged += keep + logLineCost
 	if r.logged >= MaxLogRun {
 		r.Logger().Warn("script log budget used up; its further print and log lines are dropped", "budget_bytes", MaxLogRun)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,8 +13,8 @@ import (
 // whose caller passes a cancellable context use context.WithTimeout instead.
 type runDeadline struct {
 	mu       sync.Mutex
-	done     chan struct{}
-	active   bool // between start and stop: fire has effect only then
+	done     atomic.Pointer[chan struct{}] // replaced by stop after a fired run
+	active   bool                          // between start and stop: fire has effect only then
 	fired    bool
 	why      string // what fired it: "deadline", "memory", "cancel"
 	deadline time.Time
@@ -21,7 +22,9 @@ type runDeadline struct {
 }
 
 func newRunDeadline() *runDeadline {
-	d := &runDeadline{done: make(chan struct{})}
+	d := &runDeadline{}
+	ch := make(chan struct{})
+	d.done.Store(&ch)
 	d.timer = time.AfterFunc(time.Hour, func() { d.fire("deadline") })
 	d.timer.Stop()
 	return d
@@ -38,7 +41,7 @@ func (d *runDeadline) fire(why string) bool {
 	}
 	d.fired = true
 	d.why = why
-	close(d.done)
+	close(*d.done.Load())
 	return true
 }
 
@@ -62,14 +65,22 @@ func (d *runDeadline) stop() (why string) {
 	if d.fired {
 		why = d.why
 		d.fired = false
-		d.done = make(chan struct{})
+		ch := make(chan struct{})
+		d.done.Store(&ch)
 	}
 	return why
 }
 
-func (d *runDeadline) Deadline() (time.Time, bool) { return d.deadline, true }
-func (d *runDeadline) Done() <-chan struct{}       { return d.done }
-func (d *runDeadline) Value(any) any               { return nil }
+func (d *runDeadline) Deadline() (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.deadline, true
+}
+
+// Done is read once per Lua instruction, so it takes no lock; contexts
+// derived from this one may read it from other goroutines after the run.
+func (d *runDeadline) Done() <-chan struct{} { return *d.done.Load() }
+func (d *runDeadline) Value(any) any         { return nil }
 
 func (d *runDeadline) Err() error {
 	d.mu.Lock()

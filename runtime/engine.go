@@ -238,7 +238,7 @@ func (e *Engine) newVM() *vm {
 	v.sb.OnIterate = v.api.BeforeIterate
 	v.sb.Print = func(msg string) {
 		if keep, ok := v.api.LogAllowed(len(msg)); ok {
-			v.api.Logger().Info("script print", "msg", v.api.Redact(luaapi.Truncate(msg, keep)))
+			v.api.Logger().Info("script print", "msg", v.api.Scrub(msg, keep))
 		}
 	}
 	return v
@@ -273,8 +273,8 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *te
 	se.Location, se.Message = splitLocation(se.Message)
 	// An error can carry any string the script built; the log gets a
 	// bounded, redacted copy.
-	se.Message = v.api.Redact(luaapi.Truncate(se.Message, 2048))
-	se.Traceback = luaapi.Truncate(se.Traceback, 8192)
+	se.Message = v.api.Scrub(se.Message, 2048)
+	se.Traceback = v.api.Scrub(se.Traceback, 8192)
 	return se
 }
 

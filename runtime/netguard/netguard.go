@@ -147,17 +147,18 @@ func (c *Client) client(tenant string, allow []string) *http.Client {
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return c.dial(ctx, dialer, network, addr, list)
 		},
-		Proxy:                 nil, // a proxy would dial on our behalf, past the address check
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       60 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		ForceAttemptHTTP2:     true,
+		Proxy:                  nil, // a proxy would dial on our behalf, past the address check
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        60 * time.Second,
+		TLSHandshakeTimeout:    5 * time.Second,
+		ResponseHeaderTimeout:  30 * time.Second,
+		ForceAttemptHTTP2:      true,
 	}
 	hc := &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
+			if len(via) > 5 {
 				return errors.New("stopped after 5 redirects")
 			}
 			if !hostAllowed(req.URL, list) && !(c.opts.Dev && loopbackHost(req.URL.Hostname())) {
@@ -178,6 +179,10 @@ func (e *guardError) Unwrap() error { return ErrNotAllowed }
 // dial resolves addr, refuses special addresses that are not listed, and
 // connects to the first acceptable address.
 func (c *Client) dial(ctx context.Context, d *net.Dialer, network, addr string, allow []string) (net.Conn, error) {
+	// One deadline for resolving and every attempt: the HTTP client keeps
+	// dialling after a request is cancelled, and must not do so for long.
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -188,6 +193,9 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, network, addr string, 
 	}
 	var refused []string
 	var lastErr error
+	if len(ips) > 4 {
+		ips = ips[:4]
+	}
 	for _, ip := range ips {
 		ip = ip.Unmap()
 		if special(ip) && !c.addressAllowed(ip, port, allow) {
@@ -209,12 +217,33 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, network, addr string, 
 // special reports addresses a script must not reach unless listed: anything
 // but ordinary public unicast.
 func special(ip netip.Addr) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() ||
-		cgnat.Contains(ip) || (ip.Is4() && ip.As4()[0] == 0) || ip.As16()[0] == 0xff
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return true
+	}
+	for _, p := range specialPrefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// specialPrefixes are the ranges beyond the standard library's predicates
+// that are not ordinary public unicast: shared, reserved, benchmarking and
+// documentation IPv4 space, and the IPv6 forms that embed an IPv4 address
+// (NAT64, 6to4, IPv4-compatible), which could lead to a private one.
+var specialPrefixes = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
+		"64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "::/96", "100::/64", "2001:db8::/32",
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
 
 func (c *Client) addressAllowed(ip netip.Addr, port string, allow []string) bool {
 	// Connecting to the unspecified address reaches this host, like loopback.
@@ -238,6 +267,11 @@ func (c *Client) addressAllowed(ip netip.Addr, port string, allow []string) bool
 // subdomain), IP literals likewise.
 func hostAllowed(u *url.URL, allow []string) bool {
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if strings.Contains(host, "%") {
+		return false // an IPv6 zone: "::1%x.allowed.com" must not pass as a name
+	}
+	_, ipErr := netip.ParseAddr(host)
+	isIP := ipErr == nil
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
@@ -248,7 +282,7 @@ func hostAllowed(u *url.URL, allow []string) bool {
 		if p != "" && p != port {
 			continue
 		}
-		if h == host || strings.HasPrefix(h, "*.") && strings.HasSuffix(host, h[1:]) {
+		if h == host || !isIP && strings.HasPrefix(h, "*.") && strings.HasSuffix(host, h[1:]) {
 			return true
 		}
 	}
