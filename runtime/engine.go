@@ -111,7 +111,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, store: st, log: opts.Logger, mem: newWatchdog(opts.MaxMemory), tenants: reg}
 	if opts.Sessions == nil {
-		opts.Sessions = session.NewMemory(0)
+		opts.Sessions = session.NewMemory(session.MemoryLimits{})
 		e.ownSess = true
 	}
 	maxString := opts.Limits.MaxStringBytes

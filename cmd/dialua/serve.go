@@ -147,7 +147,7 @@ func newLogger(format, level string) (*slog.Logger, error) {
 func openSessions(spec string) (session.Store, error) {
 	switch {
 	case spec == "" || spec == "memory":
-		return session.NewMemory(0), nil
+		return session.NewMemory(session.MemoryLimits{}), nil
 	case strings.HasPrefix(spec, "redis://") || strings.HasPrefix(spec, "rediss://"):
 		return session.NewRedis(spec)
 	}

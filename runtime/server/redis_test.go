@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,5 +143,39 @@ end`,
 		return vars(s.get("/a/count?CallID=c").verbs(t))["n"] != ""
 	}); !ok {
 		t.Fatalf("sessions did not come back %v after Redis did", d)
+	}
+}
+
+// TestHungRedisFailsFast: a Redis that accepts connections but does not
+// answer (stopped with SIGSTOP) costs a session call at most its short
+// timeout, and later calls fail at once while the breaker is open, so
+// scripts fall back instead of spending their deadline.
+func TestHungRedisFailsFast(t *testing.T) {
+	r := startRedis(t)
+	s := start(t, scriptsDir(t, map[string]string{
+		"a/count.lua": `
+local n, err = session.incr("n")
+response:set_var("r", n and tostring(n) or ("fallback: " .. err))`,
+	}), runtime.Options{Sessions: redisStore(t, r), Timeout: 2 * time.Second})
+	if got := vars(s.get("/a/count?CallID=h").verbs(t)); got["r"] != "1" {
+		t.Fatalf("before: %v", got)
+	}
+	r.cmd.Process.Signal(syscall.SIGSTOP)
+	defer r.cmd.Process.Signal(syscall.SIGCONT)
+	for i := 0; i < 3; i++ {
+		begin := time.Now()
+		got := vars(s.get("/a/count?CallID=h").verbs(t))
+		if !strings.HasPrefix(got["r"], "fallback: session store unavailable") {
+			t.Errorf("call %d with Redis hung: %v", i, got)
+		}
+		if d := time.Since(begin); d > 600*time.Millisecond {
+			t.Errorf("call %d with Redis hung took %v", i, d)
+		}
+	}
+	r.cmd.Process.Signal(syscall.SIGCONT)
+	if d, ok := within(5*time.Second, func() bool {
+		return !strings.HasPrefix(vars(s.get("/a/count?CallID=h").verbs(t))["r"], "fallback")
+	}); !ok {
+		t.Errorf("sessions did not recover %v after Redis did", d)
 	}
 }

@@ -2,34 +2,70 @@ package session
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
 )
 
+// MemoryLimits bound the in-process store in bytes (field names and values,
+// plus a fixed overhead per field and per session). Zero values take the
+// defaults noted.
+type MemoryLimits struct {
+	PerSession int64 // one call; default 1 MiB
+	PerTenant  int64 // all of one tenant's calls; default 64 MiB
+	Total      int64 // the whole store; default 1 GiB
+}
+
+func (l MemoryLimits) withDefaults() MemoryLimits {
+	if l.PerSession <= 0 {
+		l.PerSession = 1 << 20
+	}
+	if l.PerTenant <= 0 {
+		l.PerTenant = 64 << 20
+	}
+	if l.Total <= 0 {
+		l.Total = 1 << 30
+	}
+	return l
+}
+
+const (
+	sessionOverhead = 256
+	fieldOverhead   = 64
+)
+
+var (
+	ErrSessionFull = errors.New("session full: this call's session is at its size limit")
+	ErrTenantQuota = errors.New("session store quota for this tenant is used up")
+	ErrStoreFull   = errors.New("session store full")
+)
+
 // Memory is the in-process store: nothing to run, lost on restart, private
-// to one node. It holds at most maxSessions calls; past that the session
-// closest to expiry is dropped first.
+// to one node. It never evicts a live session to make room: a write that
+// would pass a limit fails instead, so one tenant filling its quota cannot
+// push out another tenant's calls.
 type Memory struct {
 	mu       sync.Mutex
+	limits   MemoryLimits
 	sessions map[Key]*memSession
-	max      int
+	tenants  map[string]int64 // bytes per tenant
+	total    int64
 	stop     chan struct{}
 	now      func() time.Time
 }
 
 type memSession struct {
 	fields  map[string]string
+	bytes   int64
 	expires time.Time
 }
 
-// NewMemory makes an in-process store for at most maxSessions calls
-// (default 100000) and sweeps expired sessions every minute.
-func NewMemory(maxSessions int) *Memory {
-	if maxSessions <= 0 {
-		maxSessions = 100000
-	}
-	m := &Memory{sessions: map[Key]*memSession{}, max: maxSessions, stop: make(chan struct{}), now: time.Now}
+// NewMemory makes an in-process store and sweeps expired sessions every
+// minute.
+func NewMemory(limits MemoryLimits) *Memory {
+	m := &Memory{limits: limits.withDefaults(), sessions: map[Key]*memSession{},
+		tenants: map[string]int64{}, stop: make(chan struct{}), now: time.Now}
 	go m.sweep()
 	return m
 }
@@ -46,7 +82,7 @@ func (m *Memory) sweep() {
 			now := m.now()
 			for k, s := range m.sessions {
 				if now.After(s.expires) {
-					delete(m.sessions, k)
+					m.remove(k, s)
 				}
 			}
 			m.mu.Unlock()
@@ -54,47 +90,76 @@ func (m *Memory) sweep() {
 	}
 }
 
+func (m *Memory) remove(k Key, s *memSession) {
+	delete(m.sessions, k)
+	m.charge(k.Tenant, -s.bytes)
+}
+
+func (m *Memory) charge(tenant string, n int64) {
+	m.total += n
+	if m.tenants[tenant] += n; m.tenants[tenant] <= 0 {
+		delete(m.tenants, tenant)
+	}
+}
+
+// room checks that n more bytes fit for this session and tenant.
+func (m *Memory) room(k Key, s *memSession, n int64) error {
+	switch {
+	case n <= 0:
+		return nil
+	case s != nil && s.bytes+n > m.limits.PerSession:
+		return ErrSessionFull
+	case m.tenants[k.Tenant]+n > m.limits.PerTenant:
+		return ErrTenantQuota
+	case m.total+n > m.limits.Total:
+		return ErrStoreFull
+	}
+	return nil
+}
+
 // live returns the unexpired session for k, or nil.
 func (m *Memory) live(k Key) *memSession {
 	s := m.sessions[k]
 	if s != nil && m.now().After(s.expires) {
-		delete(m.sessions, k)
+		m.remove(k, s)
 		return nil
 	}
 	return s
 }
 
-// writable returns the session for k, creating it (and making room) if
-// needed, with its TTL renewed.
-func (m *Memory) writable(k Key, ttl time.Duration) *memSession {
+// put stores field=value in k's session (creating it), renewing its TTL,
+// within the limits.
+func (m *Memory) put(k Key, field, value string, ttl time.Duration) error {
 	s := m.live(k)
+	var n int64
 	if s == nil {
-		if len(m.sessions) >= m.max {
-			m.evict()
+		n = sessionOverhead
+	}
+	old, exists := "", false
+	if s != nil {
+		old, exists = s.fields[field]
+		if !exists && len(s.fields) >= MaxFields {
+			return ErrTooManyFields
 		}
+	}
+	n += int64(len(value))
+	if exists {
+		n -= int64(len(old))
+	} else {
+		n += int64(len(field)) + fieldOverhead
+	}
+	if err := m.room(k, s, n); err != nil {
+		return err
+	}
+	if s == nil {
 		s = &memSession{fields: map[string]string{}}
 		m.sessions[k] = s
 	}
+	s.fields[field] = value
+	s.bytes += n
+	m.charge(k.Tenant, n)
 	s.expires = m.now().Add(ttl)
-	return s
-}
-
-// evict drops the session that expires soonest among a sample, which keeps
-// eviction O(1) amortised without an ordered index.
-func (m *Memory) evict() {
-	var victim Key
-	var soonest time.Time
-	n := 0
-	for k, s := range m.sessions {
-		if n == 0 || s.expires.Before(soonest) {
-			victim, soonest = k, s.expires
-		}
-		n++
-		if n == 16 {
-			break
-		}
-	}
-	delete(m.sessions, victim)
+	return nil
 }
 
 func (m *Memory) Get(ctx context.Context, k Key, field string) (string, bool, error) {
@@ -109,45 +174,55 @@ func (m *Memory) Get(ctx context.Context, k Key, field string) (string, bool, er
 }
 
 func (m *Memory) Set(ctx context.Context, k Key, field, value string, ttl time.Duration) error {
-	if len(value) > MaxValueBytes {
+	if len(value) > MaxValueBytes+2 { // +2: the type prefix
 		return ErrValueTooLarge
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.writable(k, ttl)
-	if _, exists := s.fields[field]; !exists && len(s.fields) >= MaxFields {
-		return ErrTooManyFields
-	}
-	s.fields[field] = value
-	return nil
+	return m.put(k, field, value, ttl)
 }
 
 func (m *Memory) Incr(ctx context.Context, k Key, field string, delta float64, ttl time.Duration) (float64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.writable(k, ttl)
 	cur := 0.0
-	if v, ok := s.fields[field]; ok {
-		n, err := DecodeNumber(v)
-		if err != nil {
-			return 0, err
+	if s := m.live(k); s != nil {
+		if v, ok := s.fields[field]; ok {
+			n, err := DecodeNumber(v)
+			if err != nil {
+				return 0, err
+			}
+			cur = n
 		}
-		cur = n
-	} else if len(s.fields) >= MaxFields {
-		return 0, ErrTooManyFields
 	}
 	cur += delta
-	s.fields[field] = EncodeNumber(cur)
+	if err := m.put(k, field, EncodeNumber(cur), ttl); err != nil {
+		return 0, err
+	}
 	return cur, nil
 }
 
 func (m *Memory) Delete(ctx context.Context, k Key, field string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s := m.live(k); s != nil {
+	s := m.live(k)
+	if s == nil {
+		return nil
+	}
+	if v, ok := s.fields[field]; ok {
+		n := int64(len(field)+len(v)) + fieldOverhead
 		delete(s.fields, field)
+		s.bytes -= n
+		m.charge(k.Tenant, -n)
 	}
 	return nil
+}
+
+// Usage reports the bytes a tenant's sessions hold (for tests and metrics).
+func (m *Memory) Usage(tenant string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.tenants[tenant]
 }
 
 func (m *Memory) Close() error {

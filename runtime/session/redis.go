@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +19,34 @@ import (
 // with an error the script can handle; the client reconnects by itself.
 type Redis struct {
 	c *redis.Client
+	// downUntil (unix nanos) is set after a call times out: until then,
+	// calls fail at once instead of each waiting out its own timeout, so a
+	// hung Redis costs scripts nothing but the error they fall back on.
+	downUntil atomic.Int64
+}
+
+// Per-call bounds: a session call waits at most callTimeout for Redis, and
+// after a timeout the store answers "unavailable" for breakerOpen.
+const (
+	callTimeout = 150 * time.Millisecond
+	breakerOpen = time.Second
+)
+
+// call runs one Redis operation under the per-call timeout and the breaker.
+func (r *Redis) call(ctx context.Context, op func(ctx context.Context) error) error {
+	if time.Now().UnixNano() < r.downUntil.Load() {
+		return errors.New("session store unavailable: recent calls timed out")
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	err := op(ctx)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			r.downUntil.Store(time.Now().Add(breakerOpen).UnixNano())
+		}
+	}
+	return err
 }
 
 // NewRedis connects to a redis:// or rediss:// URL. It does not wait for
@@ -28,10 +58,10 @@ func NewRedis(url string) (*Redis, error) {
 	}
 	// Fail fast while Redis is down: a script waiting on a dead store would
 	// only burn its deadline.
-	opt.DialTimeout = 250 * time.Millisecond
-	opt.ReadTimeout = 500 * time.Millisecond
-	opt.WriteTimeout = 500 * time.Millisecond
-	opt.MaxRetries = 1
+	opt.DialTimeout = callTimeout
+	opt.ReadTimeout = callTimeout
+	opt.WriteTimeout = callTimeout
+	opt.MaxRetries = 0
 	opt.ContextTimeoutEnabled = true
 	return &Redis{c: redis.NewClient(opt)}, nil
 }
@@ -42,7 +72,11 @@ func redisKey(k Key) string { return "dialua:s:" + k.Tenant + ":" + k.CallID }
 func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
 
 func (r *Redis) Get(ctx context.Context, k Key, field string) (string, bool, error) {
-	v, err := r.c.HGet(ctx, redisKey(k), field).Result()
+	var v string
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		v, err = r.c.HGet(ctx, redisKey(k), field).Result()
+		return err
+	})
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}
@@ -61,11 +95,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`)
 
 func (r *Redis) Set(ctx context.Context, k Key, field, value string, ttl time.Duration) error {
-	if len(value) > MaxValueBytes {
+	if len(value) > MaxValueBytes+2 {
 		return ErrValueTooLarge
 	}
-	err := setScript.Run(ctx, r.c, []string{redisKey(k)}, field, value, ttl.Milliseconds(), MaxFields).Err()
-	return storeErr(err)
+	return storeErr(r.call(ctx, func(ctx context.Context) error {
+		return setScript.Run(ctx, r.c, []string{redisKey(k)}, field, value, ttl.Milliseconds(), MaxFields).Err()
+	}))
 }
 
 var incrScript = redis.NewScript(`
@@ -84,7 +119,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return s`)
 
 func (r *Redis) Incr(ctx context.Context, k Key, field string, delta float64, ttl time.Duration) (float64, error) {
-	s, err := incrScript.Run(ctx, r.c, []string{redisKey(k)}, field, strconv.FormatFloat(delta, 'g', -1, 64), ttl.Milliseconds(), MaxFields).Text()
+	var s string
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		s, err = incrScript.Run(ctx, r.c, []string{redisKey(k)}, field, strconv.FormatFloat(delta, 'g', -1, 64), ttl.Milliseconds(), MaxFields).Text()
+		return err
+	})
 	if err != nil {
 		return 0, storeErr(err)
 	}
@@ -92,7 +131,7 @@ func (r *Redis) Incr(ctx context.Context, k Key, field string, delta float64, tt
 }
 
 func (r *Redis) Delete(ctx context.Context, k Key, field string) error {
-	return storeErr(r.c.HDel(ctx, redisKey(k), field).Err())
+	return storeErr(r.call(ctx, func(ctx context.Context) error { return r.c.HDel(ctx, redisKey(k), field).Err() }))
 }
 
 func (r *Redis) Close() error { return r.c.Close() }
@@ -104,6 +143,9 @@ func storeErr(err error) error {
 		return nil
 	}
 	msg := err.Error()
+	if strings.HasPrefix(msg, "session store unavailable") {
+		return err
+	}
 	switch {
 	case strings.Contains(msg, "FULL"):
 		return ErrTooManyFields
