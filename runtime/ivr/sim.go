@@ -34,7 +34,19 @@ type Options struct {
 	BaseURL string
 	// Client sends the requests; default: a client with the IVR's timeout.
 	Client *http.Client
+	// CallTimeout bounds the whole call in real time; default 5 minutes.
+	CallTimeout time.Duration
 }
+
+// Bounds that keep a hostile or broken server from making the simulator
+// itself run away: the transcript of one call, the verbs of one answer, the
+// size of one answer, and how much of each body the transcript keeps.
+const (
+	maxTranscript   = 20000
+	maxVerbs        = 1000
+	maxResponseBody = 1 << 20
+	keptBody        = 8 << 10
+)
 
 // Outcome is how a call ended.
 type Outcome struct {
@@ -114,6 +126,11 @@ func Run(ctx context.Context, ivr *IVR, caller Caller, opts Options) *Transcript
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: time.Duration(ivr.Timeout * float64(time.Second))}
 	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.CallTimeout)
+	defer cancel()
 	c := &call{
 		ivr: ivr, opts: opts, caller: caller, ctx: ctx,
 		keys: []byte(strings.Map(func(r rune) rune {
@@ -141,6 +158,12 @@ func reasonSuffix(r string) string {
 }
 
 func (c *call) step(s Step) {
+	if len(c.tr.Steps) >= maxTranscript {
+		return
+	}
+	if len(s.Body) > keptBody {
+		s.Body = s.Body[:keptBody] + "...[truncated]"
+	}
 	s.T = c.now
 	if s.At == "" {
 		s.At = c.at
@@ -169,6 +192,9 @@ func (c *call) walk() Outcome {
 			return Outcome{State: EndEnded, Reason: fmt.Sprintf("no more actions in %s/%s", ctxName, option)}
 		}
 		c.steps++
+		if len(c.tr.Steps) >= maxTranscript {
+			return Outcome{State: EndError, Reason: fmt.Sprintf("the call's transcript passed %d steps", maxTranscript)}
+		}
 		if c.steps > c.ivr.MaxSteps {
 			return Outcome{State: EndLoop, Reason: fmt.Sprintf("more than %d actions: the call goes round in circles", c.ivr.MaxSteps)}
 		}
@@ -428,11 +454,16 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 		c.step(Step{Kind: "error", Text: "request failed: " + err.Error() + "; the IVR carries on"})
 		return &protocol.Response{}, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
 	resp.Body.Close()
 	if err != nil {
 		c.step(Step{Kind: "error", Text: "reading the response: " + err.Error() + "; the IVR carries on"})
 		return &protocol.Response{}, nil
+	}
+	if len(body) > maxResponseBody {
+		msg := fmt.Sprintf("response larger than %d bytes", maxResponseBody)
+		c.step(Step{Kind: "error", Text: msg, Body: string(body)})
+		return nil, &Outcome{State: EndError, Reason: msg}
 	}
 	c.step(Step{Kind: "response", Status: resp.StatusCode, Body: string(body)})
 	if resp.StatusCode != http.StatusOK {
@@ -443,6 +474,11 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 	if err != nil {
 		c.step(Step{Kind: "error", Text: err.Error(), Body: string(body)})
 		return nil, &Outcome{State: EndError, Reason: err.Error()}
+	}
+	if len(decoded.Verbs) > maxVerbs {
+		msg := fmt.Sprintf("response has %d verbs; the simulator takes at most %d", len(decoded.Verbs), maxVerbs)
+		c.step(Step{Kind: "error", Text: msg})
+		return nil, &Outcome{State: EndError, Reason: msg}
 	}
 	return decoded, nil
 }
@@ -459,8 +495,9 @@ func (c *call) interactive(r *Request) (*position, *Outcome) {
 		case protocol.SetVar:
 			c.set(v.Name, v.Text)
 		case protocol.PlaySound:
-			for n := 0; n < max(v.Loop, 1); n++ {
-				c.step(Step{Kind: "play", Sound: joinFolder(v.Folder, v.Text), Text: v.String()})
+			c.step(Step{Kind: "play", Sound: joinFolder(v.Folder, v.Text), Text: v.String()})
+			for n := 1; n < v.Loop && len(c.tr.Heard) < maxTranscript; n++ {
+				c.tr.Heard = append(c.tr.Heard, joinFolder(v.Folder, v.Text)) // heard again: loop
 			}
 			if v.DigitVar != "" && v.Where != "foreground" {
 				if k, ok := c.key(); ok {

@@ -1068,3 +1068,31 @@ contexts:
 		t.Errorf("paths received: %q", p)
 	}
 }
+
+// A hostile server cannot make the simulator run away: oversized answers and
+// floods of verbs end the call with an error, and the transcript keeps only
+// a bounded piece of each body.
+func TestHostileServerIsBounded(t *testing.T) {
+	many := "<Response>" + strings.Repeat(`<PlaySound loop="100">a</PlaySound>`, 1001) + "</Response>"
+	big := "<Response>" + strings.Repeat(" ", 1<<20) + "</Response>"
+	for path, want := range map[string]string{"/many": "at most 1000", "/big": "larger than"} {
+		f := newFake(t, routes(map[string]string{"/many": many, "/big": big}))
+		tr := run(t, `
+entry: M
+contexts:
+  M:
+    start:
+      - interactive: `+path+`
+      - jump: M
+`, Caller{}, f)
+		wantOutcome(t, tr, EndError)
+		if !strings.Contains(tr.Outcome.Reason, want) {
+			t.Errorf("%s: reason %q", path, tr.Outcome.Reason)
+		}
+		for _, s := range tr.Steps {
+			if len(s.Body) > keptBody+100 {
+				t.Errorf("%s: transcript kept a %d-byte body", path, len(s.Body))
+			}
+		}
+	}
+}

@@ -8,8 +8,12 @@ import (
 	"time"
 )
 
-// recheck is how often the file's modification time is looked at.
-const recheck = time.Second
+// recheck is how often the file's modification time is looked at; settle is
+// how old a change must be before it is read.
+const (
+	recheck = time.Second
+	settle  = 200 * time.Millisecond
+)
 
 // Registry serves the current configuration of every tenant and picks up
 // changes to the file within a second, without a restart.
@@ -92,6 +96,11 @@ func (r *Registry) reload() {
 	case err != nil:
 		return
 	case fi.ModTime().Equal(old.mod) && fi.Size() == old.size:
+		return
+	case time.Since(fi.ModTime()) < settle:
+		// Possibly still being written (an editor truncates first): look
+		// again at the next check rather than apply half a file.
+		r.checked.Store(time.Now().Add(-recheck + settle).UnixNano())
 		return
 	}
 	s, err := r.read()
