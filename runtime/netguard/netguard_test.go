@@ -456,3 +456,30 @@ func TestUnspecifiedAddressIsLikeLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A zoned IPv6 literal ends in whatever the zone says; it must not pass as a
+// name under a wildcard entry, nor may a wildcard match an IP literal.
+func TestWildcardDoesNotMatchAddresses(t *testing.T) {
+	allow := []string{"*.acme-billing.net"}
+	for _, raw := range []string{
+		"http://[::ffff:192.0.2.2%25x.acme-billing.net]:8080/",
+		"http://[2606:4700::1%25x.acme-billing.net]/",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hostAllowed(u, allow) {
+			t.Errorf("%s passed the allowlist %v", raw, allow)
+		}
+	}
+	u, _ := url.Parse("http://pay.acme-billing.net/")
+	if !hostAllowed(u, allow) {
+		t.Error("a real subdomain is refused")
+	}
+	for _, a := range []string{"64:ff9b::a00:5", "2002:a00:5::1", "::a00:5", "198.18.0.1", "240.0.0.1", "255.255.255.255"} {
+		if !special(netip.MustParseAddr(a)) {
+			t.Errorf("%s is not treated as special", a)
+		}
+	}
+}
