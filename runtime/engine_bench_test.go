@@ -62,7 +62,10 @@ var (
 )
 
 func benchRun(b *testing.B, code string, want []byte) {
-	req := benchRequest(code)
+	benchRunReq(b, benchRequest(code), want)
+}
+
+func benchRunReq(b *testing.B, req *protocol.Request, want []byte) {
 	e := benchEngine(b, req, want)
 	ctx := context.Background()
 	var dst []byte
@@ -89,8 +92,19 @@ func BenchmarkEngineSupport(b *testing.B) {
 
 // BenchmarkEngineInvalid is the same request with an unknown subscription
 // code: the script counts the attempt and jumps back to the Support context.
+// The request carries no CallID, so the count comes from the IVR's attempts
+// parameter (with one, the session would count every iteration as the same
+// call's next attempt and hang up on the third).
 func BenchmarkEngineInvalid(b *testing.B) {
-	benchRun(b, "000000", wantInvalid)
+	req := benchRequest("000000")
+	params := req.Params[:0]
+	for _, p := range benchRequest("000000").Params {
+		if p.Name != protocol.ParamCallID {
+			params = append(params, p)
+		}
+	}
+	req.Params = params
+	benchRunReq(b, req, wantInvalid)
 }
 
 // BenchmarkEngineSupportParallel runs BenchmarkEngineSupport's request from
