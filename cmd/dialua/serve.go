@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ func serve(args []string) int {
 	maxString := fs.Int("max-string", 4<<20, "largest string a script may build, in bytes")
 	maxResponse := fs.Int("max-response", 256<<10, "largest response a script may build, in bytes")
 	maxMemory := fs.Int64("max-memory", 4<<30, "heap size in bytes past which every script run in flight is stopped (also Go's soft memory limit); negative: off")
+	gcPercent := fs.Int("gc-percent", 400, "Go garbage-collector target (GOGC); the heap stays under --max-memory either way")
 	maxScripts := fs.Int("max-scripts", 10000, "compiled scripts kept in memory")
 	readTimeout := fs.Duration("read-timeout", 5*time.Second, "time to read a whole request")
 	writeTimeout := fs.Duration("write-timeout", 5*time.Second, "time to write a whole response")
@@ -49,6 +51,12 @@ func serve(args []string) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	// Scripts allocate a lot of short-lived memory and the live heap is small,
+	// so collecting less often buys throughput (about a sixth, measured with
+	// benchmarks/compare.sh); --max-memory, Go's soft limit, still caps it.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(*gcPercent)
 	}
 	log, err := newLogger(*logFormat, *logLevel)
 	if err != nil {
