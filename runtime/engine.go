@@ -137,9 +137,6 @@ func (e *Engine) Close() {
 	e.pool.closeIdle()
 }
 
-// Timeout is the per-run deadline.
-func (e *Engine) Timeout() time.Duration { return e.opts.Timeout }
-
 // Run executes the script for req and appends the response document to dst.
 // A nil error means a complete, valid response. Errors: ErrBadPath,
 // ErrNotFound, ErrBusy, or a *ScriptError for a script that failed to
