@@ -21,18 +21,13 @@ type Response struct {
 	buf   []byte
 	max   int
 	ended protocol.Kind // Jump or Hangup once one was added
-	count int
 }
 
 func (r *Response) reset(max int) {
 	r.buf = r.buf[:0]
 	r.max = max
 	r.ended = ""
-	r.count = 0
 }
-
-// Len is the number of verbs added.
-func (r *Response) Len() int { return r.count }
 
 // AppendDocument appends the complete response document to dst.
 func (r *Response) AppendDocument(dst []byte) []byte {
@@ -54,7 +49,6 @@ func (r *Response) add(L *lua.LState, v *protocol.Verb) {
 		r.buf = r.buf[:n]
 		L.RaiseError("response too large: over %d bytes", r.max)
 	}
-	r.count++
 	if v.Ends() {
 		r.ended = v.Kind
 	}

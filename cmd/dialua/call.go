@@ -19,8 +19,7 @@ func callCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ivrFile := fs.String("ivr", "", "IVR definition file (required)")
-	base := fs.String("url", "", "base URL of the Call Interactive server (default: serve --scripts on a loopback port)")
-	scripts := fs.String("scripts", "./scripts", "scripts root to serve when --url is not given")
+	base, scripts := serverFlags(fs)
 	var caller ivr.Caller
 	fs.StringVar(&caller.Digits, "digits", "", "keys the caller presses, in order (0-9 * #; _ is a silence)")
 	fs.StringVar(&caller.Number, "caller", "", "caller-ID number")
@@ -63,6 +62,14 @@ func callCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serverFlags are the flags call and test share: where the server is, or
+// which scripts to serve when it is not given.
+func serverFlags(fs *flag.FlagSet) (base, scripts *string) {
+	base = fs.String("url", "", "base URL of the Call Interactive server (default: serve --scripts on a loopback port)")
+	scripts = fs.String("scripts", "./scripts", "scripts root to serve when --url is not given")
+	return base, scripts
 }
 
 // target returns the server base URL: the one given, or a loopback server

@@ -14,8 +14,7 @@ import (
 func testCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", "", "base URL of the Call Interactive server (default: serve --scripts on a loopback port)")
-	scripts := fs.String("scripts", "./scripts", "scripts root to serve when --url is not given")
+	base, scripts := serverFlags(fs)
 	verbose := fs.Bool("v", false, "print the transcript of every scenario, not only of failures")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dialua test [--url BASE] [--scripts DIR] [-v] [PATH...]\n\nRuns every *.test.yaml file under the PATHs (default ./examples).")
