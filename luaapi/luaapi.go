@@ -41,6 +41,12 @@ type Run struct {
 	Tenant   *tenant.Config // the running tenant's configuration
 	Svc      *Services      // set once per VM
 
+	// Wait, when set (once per VM, by the engine), is called by a module
+	// just before it blocks on the network (an http call, a session store
+	// round trip); the function it returns is called when the wait is over.
+	// The engine lends the run's CPU share to other runs meanwhile.
+	Wait func() (resume func())
+
 	logged     int            // bytes this run wrote to the log through print and log
 	jsonNull   *lua.LUserData // json.null, one per VM
 	params     *lua.LTable    // request.params, made on first use
@@ -57,6 +63,14 @@ func (r *Run) Reset(ctx context.Context, req *protocol.Request, cfg *tenant.Conf
 	r.paramsFull = false
 	r.logged = 0
 	r.Response.reset(maxResponse)
+}
+
+// blocking marks the start of a network wait; call the result when it ends.
+func (r *Run) blocking() (resume func()) {
+	if r.Wait == nil {
+		return func() {}
+	}
+	return r.Wait()
 }
 
 // Module is a global a script can use.

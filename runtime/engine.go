@@ -32,6 +32,16 @@ type Options struct {
 	VMs         int            // VMs that may exist at once; default 8 per CPU
 	MaxResponse int            // bytes of XML a run may produce; default 256 KiB
 	MaxScripts  int            // compiled scripts kept; default 10000
+	// MaxCacheBytes bounds the compiled-script cache's estimated memory in
+	// total, MaxTenantCacheBytes one tenant's share of it. Defaults: 512 MiB
+	// and 64 MiB.
+	MaxCacheBytes       int64
+	MaxTenantCacheBytes int64
+	// TenantVMs is how many VMs one tenant may hold at once when the
+	// tenants file sets no max_concurrent for it: a tenant whose runs are
+	// slow (loops, slow backends) then ties up its own share, never the
+	// whole pool. Default a quarter of VMs, at least 2.
+	TenantVMs int
 	Limits      sandbox.Limits // string size, call depth, value stack
 	// MaxMemory is the heap size (bytes) past which every run in flight is
 	// stopped; also Go's soft memory limit. Default 4 GiB; negative: off.
@@ -76,6 +86,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxScripts <= 0 {
 		o.MaxScripts = 10000
+	}
+	if o.MaxCacheBytes <= 0 {
+		o.MaxCacheBytes = 512 << 20
+	}
+	if o.MaxTenantCacheBytes <= 0 {
+		o.MaxTenantCacheBytes = 64 << 20
+	}
+	if o.TenantVMs <= 0 {
+		o.TenantVMs = max(2, o.VMs/4)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
