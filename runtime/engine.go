@@ -27,11 +27,11 @@ import (
 
 // Options configure an Engine. Zero values take the defaults noted.
 type Options struct {
-	ScriptsDir  string         // required
-	Timeout     time.Duration  // per-run deadline; default 1s
-	VMs         int            // VMs that may exist at once; default 8 per CPU
-	MaxResponse int            // bytes of XML a run may produce; default 256 KiB
-	MaxScripts  int            // compiled scripts kept; default 10000
+	ScriptsDir  string        // required
+	Timeout     time.Duration // per-run deadline; default 1s
+	VMs         int           // VMs that may exist at once; default 8 per CPU
+	MaxResponse int           // bytes of XML a run may produce; default 256 KiB
+	MaxScripts  int           // compiled scripts kept; default 10000
 	// MaxCacheBytes bounds the compiled-script cache's estimated memory in
 	// total, MaxTenantCacheBytes one tenant's share of it. Defaults: 512 MiB
 	// and 64 MiB.
@@ -42,7 +42,7 @@ type Options struct {
 	// slow (loops, slow backends) then ties up its own share, never the
 	// whole pool. Default a quarter of VMs, at least 2.
 	TenantVMs int
-	Limits      sandbox.Limits // string size, call depth, value stack
+	Limits    sandbox.Limits // string size, call depth, value stack
 	// MaxMemory is the heap size (bytes) past which every run in flight is
 	// stopped; also Go's soft memory limit. Default 4 GiB; negative: off.
 	MaxMemory int64
