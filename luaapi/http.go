@@ -77,7 +77,9 @@ func openHTTP(L *lua.LState, run *Run) lua.LValue {
 		}
 		ctx, cancel := context.WithTimeout(run.Ctx, timeout)
 		defer cancel()
+		resume := run.blocking()
 		resp, err := run.Svc.HTTP.Do(ctx, req)
+		resume()
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(err.Error()))

@@ -65,7 +65,9 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		if !ok {
 			return 2
 		}
+		resume := run.blocking()
 		v, found, err := run.Svc.Sessions.Get(run.Ctx, k, field)
+		resume()
 		if err != nil {
 			return fail(L, err)
 		}
@@ -85,16 +87,21 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		if !ok {
 			return 2
 		}
+		var enc string
+		if L.Get(2) != lua.LNil {
+			var eerr error
+			if enc, eerr = encodeValue(run.Ctx, L.Get(2), null); eerr != nil {
+				L.ArgError(2, eerr.Error())
+			}
+		}
 		var err error
+		resume := run.blocking()
 		if L.Get(2) == lua.LNil {
 			err = run.Svc.Sessions.Delete(run.Ctx, k, field)
 		} else {
-			enc, eerr := encodeValue(run.Ctx, L.Get(2), null)
-			if eerr != nil {
-				L.ArgError(2, eerr.Error())
-			}
 			err = run.Svc.Sessions.Set(run.Ctx, k, field, enc, ttl())
 		}
+		resume()
 		if err != nil {
 			return fail(L, err)
 		}
@@ -106,7 +113,10 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		if !ok {
 			return 2
 		}
-		n, err := run.Svc.Sessions.Incr(run.Ctx, k, field, float64(L.OptNumber(2, 1)), ttl())
+		delta := float64(L.OptNumber(2, 1))
+		resume := run.blocking()
+		n, err := run.Svc.Sessions.Incr(run.Ctx, k, field, delta, ttl())
+		resume()
 		if err != nil {
 			return fail(L, err)
 		}
@@ -118,7 +128,10 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		if !ok {
 			return 2
 		}
-		if err := run.Svc.Sessions.Delete(run.Ctx, k, field); err != nil {
+		resume := run.blocking()
+		err := run.Svc.Sessions.Delete(run.Ctx, k, field)
+		resume()
+		if err != nil {
 			return fail(L, err)
 		}
 		L.Push(lua.LTrue)

@@ -90,3 +90,26 @@ func (d *runDeadline) Err() error {
 	}
 	return nil
 }
+
+// tickEvery is how many Lua instructions run between two scheduler checks
+// of a run: a few tens of microseconds.
+const tickEvery = 4096
+
+// luaCtx is the context the Lua state itself sees. gopher-lua calls Done
+// once per instruction; every tickEvery calls, the run checks in with the
+// scheduler (charging its CPU time, yielding its token to a tenant with
+// less use) and lets other goroutines on its thread run. Only the VM's own
+// goroutine may call it: modules get the plain runDeadline.
+type luaCtx struct {
+	*runDeadline
+	n     uint32
+	slice *slice
+}
+
+func (c *luaCtx) Done() <-chan struct{} {
+	c.n++
+	if c.n%tickEvery == 0 {
+		c.slice.tick()
+	}
+	return c.runDeadline.Done()
+}

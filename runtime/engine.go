@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	goruntime "runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -107,12 +105,12 @@ type Engine struct {
 	opts    Options
 	store   *store
 	pool    *pool
+	sched   *sched
 	log     *slog.Logger
 	mem     *watchdog
 	tenants *tenant.Registry
 	svc     *luaapi.Services
-	ownSess bool     // the engine made the session store and closes it
-	running sync.Map // tenant -> *atomic.Int64, runs in flight
+	ownSess bool // the engine made the session store and closes it
 }
 
 // New builds an engine over a scripts folder. Start-up reads no script:
@@ -141,6 +139,7 @@ func New(opts Options) (*Engine, error) {
 		Log: opts.Logger, Sessions: opts.Sessions, SessionTTL: opts.SessionTTL,
 		HTTP: netguard.New(netguard.Options{Dev: opts.Dev}), MaxString: maxString,
 	}
+	e.sched = newSched(opts.VMs, goruntime.GOMAXPROCS(0))
 	e.pool = newPool(opts.VMs, e.newVM)
 	e.pool.warm(goruntime.GOMAXPROCS(0))
 	return e, nil
@@ -173,19 +172,19 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	if cfg.Timeout > 0 {
 		timeout = time.Duration(cfg.Timeout)
 	}
+	// An operator's max_concurrent is a hard cap (refused at once beyond
+	// it); the default share queues, as it exists for fairness only.
+	limit, queueing := e.opts.TenantVMs, true
 	if cfg.MaxConcurrent > 0 {
-		n := e.inFlight(req.Tenant)
-		if n.Add(1) > int64(cfg.MaxConcurrent) {
-			n.Add(-1)
-			return dst, ErrTenantBusy
-		}
-		defer n.Add(-1)
+		limit, queueing = cfg.MaxConcurrent, false
 	}
 	deadline := time.Now().Add(timeout)
-	v, err := e.pool.get(ctx, deadline)
+	sh, err := e.sched.admit(req.Tenant, cfg.Weight, limit, queueing, deadline, ctx.Done())
 	if err != nil {
 		return dst, err
 	}
+	defer e.sched.release(sh)
+	v := e.pool.get()
 	// The run's context is the VM's reusable deadline; a caller's own
 	// cancellation (none for the HTTP server) is forwarded to it.
 	v.deadline.start(deadline)
@@ -193,7 +192,13 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 		stop := context.AfterFunc(ctx, func() { v.deadline.fire("cancel") })
 		defer stop()
 	}
-	serr := v.run(v.deadline, req, sc, cfg, e.opts.MaxResponse)
+	var serr *ScriptError
+	if v.slice.begin(e.sched, sh, v.deadline.Done()) {
+		serr = v.run(v.deadline, req, sc, cfg, e.opts.MaxResponse)
+	} else {
+		serr = &ScriptError{Kind: KindTimeout, Tenant: req.Tenant, Script: req.Script}
+	}
+	v.slice.end()
 	why := v.deadline.stop()
 	if serr != nil {
 		e.discard(v)
@@ -213,25 +218,18 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	return dst, nil
 }
 
-// inFlight is the counter of a tenant's runs in flight.
-func (e *Engine) inFlight(tenant string) *atomic.Int64 {
-	if n, ok := e.running.Load(tenant); ok {
-		return n.(*atomic.Int64)
-	}
-	n, _ := e.running.LoadOrStore(tenant, new(atomic.Int64))
-	return n.(*atomic.Int64)
-}
-
 // discard drops a VM that must not run again.
 func (e *Engine) discard(v *vm) {
 	e.mem.forget(v)
-	e.pool.discard(v)
+	v.close()
 }
 
 // vm is a sandboxed Lua state plus the run state its modules read.
 type vm struct {
 	e        *Engine
 	deadline *runDeadline
+	lctx     *luaCtx // what the Lua state sees: deadline plus time slices
+	slice    slice
 	sb       *sandbox.VM
 	api      luaapi.Run
 	env      *lua.LTable
@@ -240,6 +238,8 @@ type vm struct {
 
 func (e *Engine) newVM() *vm {
 	v := &vm{e: e, sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
+	v.lctx = &luaCtx{runDeadline: v.deadline, slice: &v.slice}
+	v.api.Wait = v.slice.wait
 	e.mem.track(v)
 	L := v.sb.L
 	v.api.Svc = e.svc
@@ -273,7 +273,7 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *te
 	v.env = v.sb.NewEnv()
 	fn := L.NewFunctionFromProto(sc.Proto)
 	fn.Env = v.env
-	L.SetContext(ctx)
+	L.SetContext(v.lctx)
 	L.Push(fn)
 	err := L.PCall(0, 0, nil)
 	L.RemoveContext()

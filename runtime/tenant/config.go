@@ -22,9 +22,13 @@ type Config struct {
 	Timeout Duration `yaml:"timeout"`
 	// MaxConcurrent caps this tenant's runs in flight; beyond it requests
 	// get 503 at once. 0 means no cap beyond the VM pool.
-	MaxConcurrent int  `yaml:"max_concurrent"`
-	HTTP          HTTP `yaml:"http"`
-	Session       struct {
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// Weight is the tenant's share of the CPU and of the VM queue when
+	// tenants compete for them: a tenant of weight 2 gets twice the CPU of
+	// one of weight 1. 0 means 1.
+	Weight  float64 `yaml:"weight"`
+	HTTP    HTTP    `yaml:"http"`
+	Session struct {
 		TTL Duration `yaml:"ttl"`
 	} `yaml:"session"`
 	// Env are values (API keys, URLs) only this tenant's scripts can read,
@@ -81,6 +85,9 @@ func Parse(b []byte) (*File, error) {
 				return nil, fmt.Errorf("tenant %s: http.allow entry %q is not a host, *.domain or host:port", name, h)
 			}
 		}
+		if c.Weight < 0 || c.Weight > 1000 {
+			return nil, fmt.Errorf("tenant %s: weight must be between 0 and 1000", name)
+		}
 		if c.MaxConcurrent < 0 {
 			return nil, fmt.Errorf("tenant %s: max_concurrent must not be negative", name)
 		}
@@ -104,6 +111,9 @@ func (f *File) For(name string) *Config {
 	}
 	if t.MaxConcurrent != 0 {
 		c.MaxConcurrent = t.MaxConcurrent
+	}
+	if t.Weight != 0 {
+		c.Weight = t.Weight
 	}
 	if t.HTTP.Timeout != 0 {
 		c.HTTP.Timeout = t.HTTP.Timeout
