@@ -234,12 +234,15 @@ type vm struct {
 	api      luaapi.Run
 	env      *lua.LTable
 	loaded   map[string]lua.LValue // modules required in this run
+	errFn    *lua.LFunction        // onError, made once per VM
+	failure  runFailure            // what onError saw in the last failed run
 }
 
 func (e *Engine) newVM() *vm {
 	v := &vm{e: e, sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
 	v.lctx = &luaCtx{runDeadline: v.deadline, slice: &v.slice}
 	v.api.Wait = v.slice.wait
+	v.errFn = v.sb.L.NewFunction(v.onError)
 	e.mem.track(v)
 	L := v.sb.L
 	v.api.Svc = e.svc
@@ -275,18 +278,19 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *te
 	fn.Env = v.env
 	L.SetContext(v.lctx)
 	L.Push(fn)
-	err := L.PCall(0, 0, nil)
+	err := L.PCall(0, 0, v.errFn)
 	L.RemoveContext()
 	if err == nil {
 		return nil
 	}
-	se := &ScriptError{Kind: KindRuntime, Tenant: req.Tenant, Script: req.Script, Message: err.Error()}
+	se := &ScriptError{Kind: KindRuntime, Tenant: req.Tenant, Script: req.Script,
+		Location: v.failure.loc, Traceback: v.failure.trace}
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
-		se.Message = ae.Object.String()
-		se.Traceback = ae.StackTrace
+		se.Message = errorMessage(ae.Object, se.Location)
+	} else {
+		se.Message = err.Error()
 	}
-	se.Location, se.Message = splitLocation(se.Message)
 	// An error can carry any string the script built; the log gets a
 	// bounded, redacted copy.
 	se.Message = v.api.Scrub(se.Message, 2048)

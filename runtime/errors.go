@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -79,23 +78,4 @@ func compileError(err error, chunk string, lines int) *ScriptError {
 		se.Message = ce.Message
 	}
 	return se
-}
-
-// splitLocation separates gopher-lua's "chunk:line: message" prefix.
-func splitLocation(msg string) (loc, rest string) {
-	// The chunk names dialua gives are tenant/path.lua, with no ':' in them.
-	i := strings.Index(msg, ".lua:")
-	if i < 0 {
-		return "", msg
-	}
-	j := i + len(".lua:")
-	k := j
-	for k < len(msg) && msg[k] >= '0' && msg[k] <= '9' {
-		k++
-	}
-	if k == j || k >= len(msg) || msg[k] != ':' {
-		return "", msg
-	}
-	start := strings.LastIndexAny(msg[:i], " \t\n") + 1
-	return msg[start:k], strings.TrimSpace(msg[k+1:])
 }
