@@ -98,8 +98,9 @@ func appendIntAttr(b []byte, name string, n int) []byte {
 // AppendEscaped appends s as XML character data. Markup characters become
 // entities; characters XML 1.0 cannot carry (other control characters, invalid
 // UTF-8) become U+FFFD so the document stays well-formed whatever a script
-// passes. In attributes, tab and line breaks are written as character
-// references so attribute-value normalisation does not turn them into spaces.
+// passes. CR is always a character reference, as a parser would turn a raw
+// one into LF; in attributes tab and LF are references too, so
+// attribute-value normalisation does not turn them into spaces.
 func AppendEscaped(b []byte, s string, attr bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
@@ -115,12 +116,16 @@ func AppendEscaped(b []byte, s string, attr bool) []byte {
 				esc = "&gt;"
 			case c == '"' && attr:
 				esc = "&quot;"
-			case c == '\t' || c == '\n' || c == '\r':
+			case c == '\r':
+				// A raw CR is line-end normalised to LF by every XML
+				// parser, in text as in attributes.
+				esc = "&#13;"
+			case c == '\t' || c == '\n':
 				if !attr {
 					i++
 					continue
 				}
-				esc = [...]string{'\t': "&#9;", '\n': "&#10;", '\r': "&#13;"}[c]
+				esc = [...]string{'\t': "&#9;", '\n': "&#10;"}[c]
 			case c < 0x20 || c == 0x7f:
 				esc = "\uFFFD"
 			default:

@@ -137,7 +137,8 @@ func (v *Verb) Check() error {
 			return fmt.Errorf("SetVar name %q is not a variable name (letters, digits, _; not starting with a digit)", v.Name)
 		}
 	case PlaySound:
-		if v.Text == "" {
+		// The decoder trims the text, so blank text is no sound name.
+		if strings.TrimSpace(v.Text) == "" {
 			return fmt.Errorf("PlaySound needs a sound name")
 		}
 		if v.View != "" && !ValidView(v.View) {
@@ -172,7 +173,7 @@ func (v *Verb) Check() error {
 			return fmt.Errorf("SetCaller needs both name and number")
 		}
 	case PlayTTS:
-		if v.Text == "" {
+		if strings.TrimSpace(v.Text) == "" {
 			return fmt.Errorf("PlayTTS needs text")
 		}
 		if v.Voice == "" {
