@@ -50,6 +50,7 @@ type config struct {
 	phases        string
 	attackerLimit int
 	keep          bool
+	serverLog     string
 	counts        map[string]*int
 }
 
@@ -72,6 +73,7 @@ func run() int {
 	flag.StringVar(&cfg.phases, "phases", "baseline,loop,slowhttp,membomb,cheap,traceback", "phases to run, in this order")
 	flag.IntVar(&cfg.attackerLimit, "attacker-max-concurrent", 0, "cap the attacker with max_concurrent in tenants.yaml (0: no cap, the server's own defences only)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the generated scripts folder")
+	flag.StringVar(&cfg.serverLog, "server-log", "", "also write the server's log to this file (default: only counted, last 64 KiB kept)")
 	for _, a := range attacks() {
 		n := a.clients
 		cfg.counts[a.name] = &n
@@ -128,7 +130,7 @@ func bench(ctx context.Context, cfg config) error {
 	if err := writeScripts(scripts, backend.addr, cfg.attackerLimit); err != nil {
 		return err
 	}
-	srv, err := startServer(bin, scripts, extra)
+	srv, err := startServer(bin, scripts, extra, cfg.serverLog)
 	if err != nil {
 		return err
 	}

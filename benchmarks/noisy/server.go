@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +27,8 @@ type server struct {
 	log  *tailWriter
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, valid after done
+
+	logFile *os.File // -server-log, or nil
 }
 
 // buildServer compiles ./cmd/dialua from src (a checkout of any commit, e.g.
@@ -54,8 +57,10 @@ func freePort() (int, error) {
 }
 
 // startServer runs `bin serve --listen 127.0.0.1:PORT --scripts DIR --dev`
-// plus extra, and waits (up to 15 s) for /healthz to answer.
-func startServer(bin, scripts string, extra []string) (*server, error) {
+// plus extra, and waits (up to 15 s) for /healthz to answer. With logPath,
+// the server's whole output is also written there (for digging into a
+// failure; it can grow by megabytes per second under the bombs).
+func startServer(bin, scripts string, extra []string, logPath string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -64,13 +69,24 @@ func startServer(bin, scripts string, extra []string) (*server, error) {
 	args := []string{"serve", "--listen", s.addr, "--scripts", scripts, "--dev", "--log-level", "warn"}
 	args = append(args, extra...)
 	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	var out io.Writer = s.log
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, err
+		}
+		s.logFile = f
+		out = io.MultiWriter(s.log, f)
+	}
+	s.cmd.Stdout, s.cmd.Stderr = out, out
 	setDeathSignal(s.cmd) // a harness killed with -9 must not leave a server spinning on a shared machine
 	if err := s.cmd.Start(); err != nil {
+		s.closeLog()
 		return nil, err
 	}
 	go func() {
 		s.err = s.cmd.Wait()
+		s.closeLog()
 		close(s.done)
 	}()
 	if err := s.waitHealthy(15 * time.Second); err != nil {
@@ -106,6 +122,12 @@ func (s *server) alive() bool {
 		return false
 	default:
 		return true
+	}
+}
+
+func (s *server) closeLog() {
+	if s.logFile != nil {
+		_ = s.logFile.Close()
 	}
 }
 
