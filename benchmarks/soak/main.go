@@ -40,6 +40,7 @@ type config struct {
 	goodTimeout  time.Duration
 	brokenRate   float64
 	bombEvery    time.Duration
+	bombs        string
 	swapEvery    time.Duration
 	swapGrace    time.Duration
 	redisEvery   time.Duration
@@ -63,6 +64,7 @@ func main() {
 	flag.DurationVar(&cfg.goodTimeout, "good-timeout", 3*time.Second, "a good request not answered within this is lost")
 	flag.Float64Var(&cfg.brokenRate, "broken-rate", 5, "requests per second to the failing scripts")
 	flag.DurationVar(&cfg.bombEvery, "bomb-every", 2*time.Second, "each bomb (loop, slow http, memory, traceback) is sent this often")
+	flag.StringVar(&cfg.bombs, "bombs", "loop,slowhttp,membomb,traceback", "which bombs to send (comma-separated; empty: none)")
 	flag.DurationVar(&cfg.swapEvery, "swap-every", 3*time.Second, "rewrite one good script this often (0: never)")
 	flag.DurationVar(&cfg.swapGrace, "swap-grace", time.Second, "how long after a rewrite the previous version may still be served")
 	flag.DurationVar(&cfg.redisEvery, "redis-every", time.Minute, "kill and restart redis-server this often (0: never)")
@@ -90,6 +92,11 @@ func main() {
 func soak(ctx context.Context, cfg config) (bool, error) {
 	if cfg.goodTenants < 1 || cfg.goodClients < 1 || cfg.goodRate <= 0 {
 		return false, fmt.Errorf("need at least one good tenant, one good client and a positive -good-rate")
+	}
+	for _, b := range strings.Split(cfg.bombs, ",") {
+		if b = strings.TrimSpace(b); b != "" && bombScripts[b+".lua"] == "" {
+			return false, fmt.Errorf("-bombs: unknown bomb %q (have loop, slowhttp, membomb, traceback)", b)
+		}
 	}
 	dir, err := os.MkdirTemp("", "dialua-soak-")
 	if err != nil {
@@ -178,8 +185,11 @@ func drive(parent context.Context, cfg config, srv *server, redis *redisServer, 
 	}
 	if cfg.bombEvery > 0 {
 		bombs := newClient(srv.addr, len(bombScripts))
-		for name := range bombScripts {
-			script := strings.TrimSuffix(name, ".lua")
+		for _, script := range strings.Split(cfg.bombs, ",") {
+			script = strings.TrimSpace(script)
+			if script == "" {
+				continue
+			}
 			goWith(func() { bombClient(ctx, bombs, script, cfg.bombEvery, 5*time.Second, c) })
 		}
 	}
