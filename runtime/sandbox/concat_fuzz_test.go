@@ -101,7 +101,8 @@ func wrapConcat(ctx byte, e string) string {
 	case 3:
 		return "return ({" + e + "})[1]"
 	case 4:
-		return "local k = {[" + e + "] = true}\nreturn next(k)"
+		// The spaces keep a leading [[x]] from reading as [[[.
+		return "local k = {[ " + e + " ] = true}\nreturn next(k)"
 	case 5:
 		return "return (function(...) return " + e + " end)(...)"
 	case 6:

@@ -144,9 +144,17 @@ func FuzzPattern(f *testing.F) {
 
 		// Pattern find, and match on the same arguments.
 		found, ferr := fv.call(t, "find", S, P, I)
+		if deadline(ferr) {
+			// Backtracking stopped at the deadline, as it must; every
+			// other call would take its 50 ms too, for nothing.
+			return
+		}
 		matched, merr := fv.call(t, "match", S, P, I)
 		if ferr != nil || merr != nil {
-			if (ferr == nil) != (merr == nil) && !deadline(ferr) && !deadline(merr) {
+			// Without a special character find searches plainly, as Lua
+			// 5.1 does, so match alone sees a malformed pattern such as
+			// ")"; with one, both run the matcher and fail alike.
+			if (ferr == nil) != (merr == nil) && !deadline(merr) && strings.ContainsAny(p, patSpecials) {
 				t.Fatalf("find and match disagree on %q: %v / %v", p, ferr, merr)
 			}
 		} else if found[0] == lua.LNil {
