@@ -96,20 +96,30 @@ func (d *runDeadline) Err() error {
 const tickEvery = 4096
 
 // luaCtx is the context the Lua state itself sees. gopher-lua calls Done
-// once per instruction; every tickEvery calls, the run checks in with the
+// once per instruction; after tickEvery of them (or the equivalent in bytes
+// built by library functions, see Work), the run checks in with the
 // scheduler (charging its CPU time, yielding its token to a tenant with
-// less use) and lets other goroutines on its thread run. Only the VM's own
-// goroutine may call it: modules get the plain runDeadline.
+// less use, measuring its memory) and lets other goroutines on its thread
+// run. Only the VM's own goroutine may call it: modules get the plain
+// runDeadline.
 type luaCtx struct {
 	*runDeadline
-	n     uint32
+	left  int // instructions until the next tick
 	slice *slice
 }
 
 func (c *luaCtx) Done() <-chan struct{} {
-	c.n++
-	if c.n%tickEvery == 0 {
+	if c.left--; c.left <= 0 {
+		c.left = tickEvery
 		c.slice.tick()
 	}
 	return c.runDeadline.Done()
 }
+
+// bytesPerInstruction is what building a string's bytes counts as in
+// instructions, for when the next tick comes: about what an instruction
+// costs in time.
+const bytesPerInstruction = 128
+
+// Work counts n bytes built by a library function (sandbox.Worker).
+func (c *luaCtx) Work(n int) { c.left -= n / bytesPerInstruction }

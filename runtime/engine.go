@@ -7,6 +7,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -41,6 +42,10 @@ type Options struct {
 	// whole pool. Default a quarter of VMs, at least 2.
 	TenantVMs int
 	Limits    sandbox.Limits // string size, call depth, value stack
+	// MaxRunMemory stops a run that holds more than this many bytes (an
+	// estimate of what it can reach: see livesize.go). Default 256 MiB;
+	// negative: off.
+	MaxRunMemory int64
 	// MaxMemory is the heap size (bytes) past which every run in flight is
 	// stopped; also Go's soft memory limit. Default 4 GiB; negative: off.
 	MaxMemory int64
@@ -78,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TenantsFile == "" {
 		o.TenantsFile = filepath.Join(o.ScriptsDir, "tenants.yaml")
+	}
+	if o.MaxRunMemory == 0 {
+		o.MaxRunMemory = 256 << 20
 	}
 	if o.MaxMemory == 0 {
 		o.MaxMemory = 4 << 30
@@ -126,7 +134,9 @@ func New(opts Options) (*Engine, error) {
 		st.close()
 		return nil, err
 	}
-	e := &Engine{opts: opts, store: st, log: opts.Logger, mem: newWatchdog(opts.MaxMemory), tenants: reg}
+	e := &Engine{opts: opts, store: st, log: opts.Logger, tenants: reg}
+	e.sched = newSched(opts.VMs, goruntime.GOMAXPROCS(0))
+	e.mem = newWatchdog(opts.MaxMemory, &e.sched.pressure)
 	if opts.Sessions == nil {
 		opts.Sessions = session.NewMemory(session.MemoryLimits{})
 		e.ownSess = true
@@ -139,7 +149,6 @@ func New(opts Options) (*Engine, error) {
 		Log: opts.Logger, Sessions: opts.Sessions, SessionTTL: opts.SessionTTL,
 		HTTP: netguard.New(netguard.Options{Dev: opts.Dev}), MaxString: maxString,
 	}
-	e.sched = newSched(opts.VMs, goruntime.GOMAXPROCS(0))
 	e.pool = newPool(opts.VMs, e.newVM)
 	e.pool.warm(goruntime.GOMAXPROCS(0))
 	return e, nil
@@ -205,7 +214,10 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 		switch why {
 		case "memory":
 			serr.Kind = KindMemory
-			serr.Message = "stopped: the server's heap passed its limit while this script ran"
+			serr.Message = fmt.Sprintf("stopped: the server's heap passed its limit while this script held more than %d MiB", guiltyFloor>>20)
+		case "allocation":
+			serr.Kind = KindMemory
+			serr.Message = fmt.Sprintf("stopped: the script held more than %d MiB", e.opts.MaxRunMemory>>20)
 		case "deadline", "cancel":
 			serr.Kind = KindTimeout
 			serr.Message = "script ran past its deadline of " + timeout.String()
@@ -220,7 +232,6 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 
 // discard drops a VM that must not run again.
 func (e *Engine) discard(v *vm) {
-	e.mem.forget(v)
 	v.close()
 }
 
@@ -243,7 +254,8 @@ func (e *Engine) newVM() *vm {
 	v.lctx = &luaCtx{runDeadline: v.deadline, slice: &v.slice}
 	v.api.Wait = v.slice.wait
 	v.errFn = v.sb.L.NewFunction(v.onError)
-	e.mem.track(v)
+	v.slice.v = v
+	v.slice.maxLive = max(0, e.opts.MaxRunMemory)
 	L := v.sb.L
 	v.api.Svc = e.svc
 	for _, m := range luaapi.Modules() {

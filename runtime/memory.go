@@ -3,49 +3,41 @@ package runtime
 import (
 	"runtime/debug"
 	"runtime/metrics"
-	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // The Lua VM has no per-state memory accounting, so a script that fills
 // tables or builds strings in a loop can allocate gigabytes before its
-// deadline, and a few of them at once could take the process down. The
-// watchdog samples the Go heap; when it passes the limit, it stops every run
-// in flight (their VMs are discarded and their memory becomes garbage) and
-// lets the next requests in. Go's own soft memory limit is set to the same
-// value so the collector works harder as the heap approaches it.
+// deadline, and a few of them at once could take the process down. Two
+// checks hold it (see livesize.go for how a run's memory is measured):
+// every run measures what it reaches now and then and is stopped past
+// Options.MaxRunMemory; and the watchdog samples the Go heap, and when it
+// passes Options.MaxMemory it asks every running run to measure itself at
+// once, and the runs holding more than guiltyFloor stop. A calm tenant's
+// runs, which hold kilobytes, go on. Go's own soft memory limit is set to the
+// same value so the collector works harder as the heap approaches it.
 
 // memCheckEvery is how often the heap is sampled.
 const memCheckEvery = 10 * time.Millisecond
 
+// guiltyFloor is what a run must hold to be stopped while the heap is over
+// its limit.
+const guiltyFloor = 8 << 20
+
 type watchdog struct {
-	limit uint64
-	mu    sync.Mutex
-	vms   map[*vm]struct{}
-	stop  chan struct{}
-	kills atomic.Int64
+	limit    uint64
+	pressure *atomic.Int64 // the scheduler's: running runs answer each rise
+	stop     chan struct{}
 }
 
-func newWatchdog(limit int64) *watchdog {
-	w := &watchdog{limit: uint64(limit), vms: map[*vm]struct{}{}, stop: make(chan struct{})}
+func newWatchdog(limit int64, pressure *atomic.Int64) *watchdog {
+	w := &watchdog{limit: uint64(limit), pressure: pressure, stop: make(chan struct{})}
 	if limit > 0 {
 		debug.SetMemoryLimit(limit)
 		go w.loop()
 	}
 	return w
-}
-
-func (w *watchdog) track(v *vm) {
-	w.mu.Lock()
-	w.vms[v] = struct{}{}
-	w.mu.Unlock()
-}
-
-func (w *watchdog) forget(v *vm) {
-	w.mu.Lock()
-	delete(w.vms, v)
-	w.mu.Unlock()
 }
 
 func (w *watchdog) loop() {
@@ -62,13 +54,10 @@ func (w *watchdog) loop() {
 		if sample[0].Value.Kind() != metrics.KindUint64 || sample[0].Value.Uint64() < w.limit {
 			continue
 		}
-		w.mu.Lock()
-		for v := range w.vms {
-			if v.deadline.fire("memory") {
-				w.kills.Add(1)
-			}
-		}
-		w.mu.Unlock()
+		// When no run holds more than guiltyFloor, the heap is held by
+		// something else (sessions, compiled scripts), and stopping runs
+		// would not free it.
+		w.pressure.Add(1)
 	}
 }
 

@@ -44,7 +44,13 @@ type sched struct {
 	// cpuWaiting mirrors len(cpuLine) so a running run can see without the
 	// lock that nobody waits (the common case).
 	cpuWaiting atomic.Int32
-	epoch      time.Time
+	// busy is how many CPU tokens are held: the runs that share the blame
+	// for what the process allocated meanwhile.
+	busy atomic.Int32
+	// pressure counts the memory watchdog's reports that the heap is over
+	// its limit; each running run answers a new one by measuring itself.
+	pressure atomic.Int64
+	epoch    time.Time
 }
 
 // share is one tenant's standing with the scheduler.
@@ -221,6 +227,7 @@ func (sc *sched) cpuTake(sh *share, stop <-chan struct{}) bool {
 	if sc.cpuFree > 0 && len(sc.cpuLine) == 0 {
 		sc.cpuFree--
 		sh.running++
+		sc.busy.Add(1)
 		sc.mu.Unlock()
 		return true
 	}
@@ -248,6 +255,7 @@ func (sc *sched) cpuGive(sh *share, used time.Duration) {
 	sc.mu.Lock()
 	sc.charge(sh, used)
 	sh.running--
+	sc.busy.Add(-1)
 	sc.cpuFree++
 	sc.dispatchCPU()
 	sc.mu.Unlock()
@@ -274,6 +282,7 @@ func (sc *sched) dispatchCPU() {
 		sc.cpuLine = append(sc.cpuLine[:best], sc.cpuLine[best+1:]...)
 		w.sh.queued--
 		w.sh.running++
+		sc.busy.Add(1)
 		sc.cpuFree--
 		w.granted = true
 		w.ready <- struct{}{}

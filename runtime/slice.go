@@ -16,12 +16,22 @@ type slice struct {
 	held  bool
 	since time.Time // when the token was taken
 	last  time.Time // up to when its time was charged
+
+	// Memory checks (see livesize.go): the run measures what it reaches
+	// now and then, and at once when the watchdog reports the heap over
+	// its limit.
+	v         *vm
+	nextCheck time.Time // of the next periodic measurement
+	pressure  int64 // the watchdog's pressure count this run last answered
+	maxLive   int64 // stop the run past this; 0: no limit
 }
 
 // begin takes the first token of a run; false means the deadline passed
 // while waiting for it.
 func (s *slice) begin(sc *sched, sh *share, stop <-chan struct{}) bool {
 	s.sc, s.sh, s.stop = sc, sh, stop
+	s.nextCheck = time.Now().Add(checkFirst)
+	s.pressure = sc.pressure.Load()
 	return s.take()
 }
 
@@ -55,6 +65,7 @@ func (s *slice) tick() {
 	if !s.held {
 		return
 	}
+	s.checkMemory()
 	// Let the goroutines waiting on this thread (other requests' network
 	// work) run: Go would otherwise leave a busy loop on the CPU for up to
 	// 10ms before preempting it.
@@ -81,4 +92,42 @@ func (s *slice) wait() (resume func()) {
 	}
 	s.give()
 	return func() { s.take() }
+}
+
+// checkFirst is how far into a run its first periodic measurement comes
+// (most runs are over long before).
+const checkFirst = time.Millisecond
+
+// checkCost is the most of a run's time its measurements may take: after a
+// walk that took d, the next comes checkCost-inverse times d later. Memory
+// grows by at most what the run can build in that time, a small multiple
+// of what the walk looked at, so a run ends at most a few times over its
+// limit, and usually at it.
+const checkCost = 8
+
+// checkMemory stops the run when it reaches more than its limit, checked
+// now and then at a bounded share of the run's time, and when it holds more
+// than guiltyFloor while the heap is over the server's limit.
+func (s *slice) checkMemory() {
+	if p := s.sc.pressure.Load(); p != s.pressure {
+		s.pressure = p
+		if over, _ := s.v.over(guiltyFloor); over {
+			s.v.deadline.fire("memory")
+			return
+		}
+	}
+	if s.maxLive <= 0 {
+		return
+	}
+	now := time.Now()
+	if now.Before(s.nextCheck) {
+		return
+	}
+	over, _ := s.v.over(s.maxLive)
+	if over {
+		s.v.deadline.fire("allocation")
+		return
+	}
+	took := time.Since(now)
+	s.nextCheck = time.Now().Add(max(checkFirst, checkCost*took))
 }

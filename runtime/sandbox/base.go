@@ -112,6 +112,7 @@ func (vm *VM) concat(L *lua.LState) int {
 			b.WriteString(lua.LVAsString(L.Get(i)))
 		}
 		vm.checkLen(L, b.Len())
+		vm.made(L, b.Len())
 		L.Push(lua.LString(b.String()))
 		return 1
 	}
@@ -124,6 +125,7 @@ func (vm *VM) concat(L *lua.LState) int {
 			s := lua.LVAsString(lhs)
 			r := lua.LVAsString(acc)
 			vm.checkLen(L, len(s)+len(r))
+			vm.made(L, len(s)+len(r))
 			acc = lua.LString(s + r)
 			continue
 		}

@@ -28,3 +28,17 @@ func (vm *VM) checkLen(L *lua.LState, n int) {
 		L.RaiseError("string too long: %d bytes is over the limit of %d", n, vm.limits.MaxStringBytes)
 	}
 }
+
+// Worker is what a run's context may implement to hear of work done outside
+// Lua instructions: Work(n) says a library function built n bytes. The
+// engine counts it toward the periodic checks it makes every few thousand
+// instructions (CPU share, memory held), since one string.rep can build
+// megabytes in a single instruction.
+type Worker interface{ Work(bytes int) }
+
+// made reports a string of n bytes just built to the run's context.
+func (vm *VM) made(L *lua.LState, n int) {
+	if w, ok := L.Context().(Worker); ok {
+		w.Work(n)
+	}
+}

@@ -122,6 +122,7 @@ func (vm *VM) strFormat(L *lua.LState) int {
 		vm.checkLen(L, len(out))
 	}
 	vm.checkLen(L, len(out))
+	vm.made(L, len(out))
 	L.Push(lua.LString(out))
 	return 1
 }

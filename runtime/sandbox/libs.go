@@ -96,6 +96,7 @@ func (vm *VM) tableConcat(L *lua.LState) int {
 			b = append(b, sep...)
 		}
 	}
+	vm.made(L, len(b))
 	L.Push(lua.LString(b))
 	return 1
 }

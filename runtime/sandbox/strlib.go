@@ -50,6 +50,7 @@ func (vm *VM) strRep(L *lua.LState) int {
 		}
 		b.WriteString(s)
 	}
+	vm.made(L, b.Len())
 	L.Push(lua.LString(b.String()))
 	return 1
 }
@@ -216,6 +217,7 @@ func (vm *VM) strGsub(L *lua.LState) int {
 done:
 	b = append(b, src[s:]...)
 	vm.checkLen(L, len(b))
+	vm.made(L, len(b))
 	L.Push(lua.LString(b))
 	L.Push(lua.LNumber(n))
 	return 2

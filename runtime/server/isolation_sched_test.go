@@ -255,3 +255,59 @@ func TestRunHonoursCallerContext(t *testing.T) {
 		t.Errorf("run ended after %v with %v", time.Since(begin), err)
 	}
 }
+
+// When the heap passes its limit, the run holding the memory is stopped and
+// a run of another tenant in flight at the same time is not.
+func TestMemoryStopsOnlyTheHolder(t *testing.T) {
+	dir := scriptsDir(t, map[string]string{
+		"hog/ivr.lua":  `local t = {} for i = 1, 1e5 do t[i] = string.rep("x", 1e6) .. i end`,
+		"calm/ivr.lua": `local x, t0 = 0, os.clock() while os.clock() - t0 < 0.6 do x = x + 1 end response:hangup()`,
+	})
+	s := start(t, dir, runtime.Options{Timeout: 20 * time.Second, MaxMemory: 160 << 20, MaxRunMemory: -1})
+	calm := make(chan int, 1)
+	go func() {
+		resp, err := client.Get(s.base + "/calm/ivr")
+		if err != nil {
+			calm <- 0
+			return
+		}
+		resp.Body.Close()
+		calm <- resp.StatusCode
+	}()
+	time.Sleep(50 * time.Millisecond)
+	s.get("/hog/ivr").wantEmptyError(t, 500)
+	if code := <-calm; code != 200 {
+		t.Errorf("the calm run in flight got %d; only the hog should be stopped", code)
+	}
+	recs := s.logs.records("script failed")
+	if len(recs) != 1 || recs[0]["tenant"] != "hog" || recs[0]["kind"] != "memory" {
+		t.Fatalf("failures: %v", recs)
+	}
+}
+
+// A run is stopped once it holds more than its own limit, whatever the
+// heap; a run holding less carries on.
+func TestRunMemoryLimit(t *testing.T) {
+	dir := scriptsDir(t, map[string]string{
+		"a/tables.lua":  `local t = {} for i = 1, 1e7 do t[i] = {i} end`,
+		"a/hash.lua":    `local t = {} for i = 1, 1e7 do t["k" .. i] = true end`,
+		"a/strings.lua": `local t = {} for i = 1, 1e4 do t[i] = string.rep("y", 1e5) .. i end`,
+		"a/small.lua":   `local t = {} for i = 1, 1e5 do t[i] = i end for i = 1, 2e5 do t[i % 100 + 1] = i end response:set_var("n", tostring(#t))`,
+	})
+	s := start(t, dir, runtime.Options{Timeout: 20 * time.Second, MaxMemory: -1, MaxRunMemory: 16 << 20})
+	for _, path := range []string{"/a/tables", "/a/hash", "/a/strings"} {
+		s.get(path).wantEmptyError(t, 500)
+	}
+	recs := s.logs.records("script failed")
+	if len(recs) != 3 {
+		t.Errorf("%d failures, want 3", len(recs))
+	}
+	for _, r := range recs {
+		if r["kind"] != "memory" || !strings.Contains(r["error"].(string), "16 MiB") {
+			t.Errorf("failure: %v", r)
+		}
+	}
+	if got := vars(s.get("/a/small").verbs(t))["n"]; got != "100000" {
+		t.Errorf("small run: n = %q", got)
+	}
+}
