@@ -22,8 +22,8 @@ type slice struct {
 	// its limit.
 	v         *vm
 	nextCheck time.Time // of the next periodic measurement
-	pressure  int64 // the watchdog's pressure count this run last answered
-	maxLive   int64 // stop the run past this; 0: no limit
+	pressure  int64     // the watchdog's pressure count this run last answered
+	maxLive   int64     // stop the run past this; 0: no limit
 }
 
 // begin takes the first token of a run; false means the deadline passed
