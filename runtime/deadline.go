@@ -19,10 +19,24 @@ type runDeadline struct {
 	why      string // what fired it: "deadline", "memory", "cancel"
 	deadline time.Time
 	timer    *time.Timer
+
+	// Contexts derived from this one (context.WithTimeout(run.Ctx, ...) in
+	// the http module and the session stores) register here through
+	// AfterFunc instead of each starting a goroutine that waits on Done:
+	// such a goroutine could see a run's closed channel after stop had
+	// made the deadline ready for the next run, find Err nil, and make the
+	// context package panic. Their callbacks run inside fire, and stop
+	// waits until fire is through with them.
+	afters  []*afterFn
+	firing  int
+	settled sync.Cond
 }
+
+type afterFn struct{ f func() }
 
 func newRunDeadline() *runDeadline {
 	d := &runDeadline{}
+	d.settled.L = &d.mu
 	ch := make(chan struct{})
 	d.done.Store(&ch)
 	d.timer = time.AfterFunc(time.Hour, func() { d.fire("deadline") })
@@ -35,14 +49,51 @@ func newRunDeadline() *runDeadline {
 // caller's cancellation call it early.
 func (d *runDeadline) fire(why string) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if !d.active || d.fired {
+		d.mu.Unlock()
 		return false
 	}
 	d.fired = true
 	d.why = why
 	close(*d.done.Load())
+	afters := d.afters
+	d.afters = nil
+	d.firing++
+	d.mu.Unlock()
+	for _, a := range afters {
+		a.f()
+	}
+	d.mu.Lock()
+	d.firing--
+	d.settled.Broadcast()
+	d.mu.Unlock()
 	return true
+}
+
+// AfterFunc arranges for f to run when the current run's context ends
+// (context.AfterFunc semantics); the context package uses it for contexts
+// derived from this one.
+func (d *runDeadline) AfterFunc(f func()) (stop func() bool) {
+	d.mu.Lock()
+	if d.fired || !d.active {
+		d.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	a := &afterFn{f: f}
+	d.afters = append(d.afters, a)
+	d.mu.Unlock()
+	return func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for i, x := range d.afters {
+			if x == a {
+				d.afters = append(d.afters[:i], d.afters[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // start arms the deadline for a run.
@@ -61,7 +112,11 @@ func (d *runDeadline) stop() (why string) {
 	d.timer.Stop()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for d.firing > 0 {
+		d.settled.Wait()
+	}
 	d.active = false
+	d.afters = nil
 	if d.fired {
 		why = d.why
 		d.fired = false
@@ -85,7 +140,9 @@ func (d *runDeadline) Value(any) any         { return nil }
 func (d *runDeadline) Err() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.fired {
+	// Between runs the context counts as ended: nothing but a stale
+	// derived context asks then, and it must not see nil.
+	if d.fired || !d.active {
 		return context.DeadlineExceeded
 	}
 	return nil

@@ -299,6 +299,11 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *te
 		Location: v.failure.loc, Traceback: v.failure.trace}
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
+		if se.Location == "" {
+			// The error handler could not run (the call stack was full):
+			// gopher-lua's own traceback, which the VM wrote, is all there is.
+			se.Location, se.Traceback = traceLocation(ae.StackTrace), boundTrace(ae.StackTrace)
+		}
 		se.Message = errorMessage(ae.Object, se.Location)
 	} else {
 		se.Message = err.Error()

@@ -99,3 +99,33 @@ func errorMessage(obj lua.LValue, loc string) string {
 	}
 	return msg
 }
+
+// traceLocation finds the innermost Lua frame's file:line in a traceback
+// gopher-lua built ("\tchunk:line: in ..." lines, [G] frames skipped).
+func traceLocation(trace string) string {
+	for _, line := range strings.Split(trace, "\n") {
+		line = strings.TrimSpace(line)
+		i := strings.Index(line, ".lua:")
+		if i < 0 || strings.HasPrefix(line, "[G]") {
+			continue
+		}
+		j := i + len(".lua:")
+		k := j
+		for k < len(line) && line[k] >= '0' && line[k] <= '9' {
+			k++
+		}
+		if k > j {
+			return line[:k]
+		}
+	}
+	return ""
+}
+
+// boundTrace keeps the first maxTraceFrames lines of a traceback.
+func boundTrace(trace string) string {
+	lines := strings.SplitN(trace, "\n", maxTraceFrames+2)
+	if len(lines) > maxTraceFrames+1 {
+		lines = append(lines[:maxTraceFrames+1], "\t...")
+	}
+	return strings.Join(lines, "\n")
+}

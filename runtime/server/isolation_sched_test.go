@@ -211,6 +211,7 @@ func TestErrorLocationFromVM(t *testing.T) {
 	dir := scriptsDir(t, map[string]string{
 		"a/forge.lua": "local x = 1\n" + `error("victim/ivr.lua:3: boom", 0)`,
 		"a/table.lua": "\n\nerror({code = 1})",
+		"a/deep.lua":  "local function f() return 1 + f() end\nf()",
 		"a/index.lua": "local t = nil\nlocal y = t.field",
 	})
 	s := start(t, dir, runtime.Options{})
@@ -219,6 +220,7 @@ func TestErrorLocationFromVM(t *testing.T) {
 		"/a/forge": {"a/forge.lua:2", "victim/ivr.lua:3: boom"},
 		"/a/table": {"a/table.lua:3", "error raised with a table value (not a string)"},
 		"/a/index": {"a/index.lua:2", ""},
+		"/a/deep":  {"a/deep.lua:1", ""},
 	} {
 		s.get(path).wantEmptyError(t, 500)
 		all := s.logs.records("script failed")
