@@ -193,6 +193,10 @@ func NewRedisWith(url string, o RedisOptions) (*Redis, error) {
 	opt.ReadTimeout = o.CallTimeout
 	opt.WriteTimeout = o.CallTimeout
 	opt.MaxRetries = 0
+	// One dial attempt: go-redis's default retries a refused dial with
+	// backoff, which outlasts CallTimeout and turns "Redis is down" (a
+	// connection error, for the global breaker) into a timeout.
+	opt.DialerRetries = 1
 	opt.ContextTimeoutEnabled = true
 	return &Redis{c: redis.NewClient(opt), opts: o, tenants: map[string]*tenantState{}}, nil
 }
