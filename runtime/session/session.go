@@ -6,6 +6,14 @@
 // Values are stored as strings with a one-letter type prefix (s: string,
 // n: number, b: boolean, t: JSON-encoded table) so both stores hold exactly
 // what the script set and give it back with its type.
+//
+// Both stores bound the bytes sessions hold, per call, per tenant and in
+// total (MemoryLimits, RedisLimits: 1 MiB, 64 MiB and 1 GiB by default,
+// counted alike), and fail a write past a limit with ErrSessionFull,
+// ErrTenantQuota or ErrStoreFull rather than evict anything, so one tenant
+// filling its quota cannot push out or starve another's calls. How Redis
+// keeps the counts and keeps one tenant's timeouts from switching Redis off
+// for the others is in Redis's doc.
 package session
 
 import (
