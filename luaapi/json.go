@@ -63,6 +63,13 @@ func encodeJSON(ctx context.Context, v lua.LValue, null lua.LValue, max int) ([]
 }
 
 func decodeJSON(L *lua.LState, s string, null lua.LValue) (lua.LValue, error) {
+	// The decoder itself cannot be stopped half way (about 40 ms for the
+	// largest string a script may build), so a run past its deadline
+	// starts none; building the tables then checks the deadline as it goes.
+	ctx := L.Context()
+	if ctx != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	// Every value but the first follows a , [ or { (or a :, which needs a {);
 	// counting them bounds the tables the result would need before a single
 	// one is built.
@@ -77,7 +84,7 @@ func decodeJSON(L *lua.LState, s string, null lua.LValue) (lua.LValue, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("unexpected data after the JSON value at offset %d", dec.InputOffset())
 	}
-	return fromGo(L, x, null, 0), nil
+	return fromGo(L, x, null, &budget{ctx: ctx})
 }
 
 // jsonErr says where decoding failed in terms a script author can use.

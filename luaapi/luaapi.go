@@ -12,7 +12,8 @@ import (
 	"context"
 	"log/slog"
 	"sort"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -30,6 +31,12 @@ type Services struct {
 	SessionTTL time.Duration // default TTL; a tenant's config may override it
 	HTTP       *netguard.Client
 	MaxString  int // largest string a module may build (json.encode, http bodies)
+
+	// redactors holds each tenant configuration's redactor, keyed by the
+	// *tenant.Config, which stays the same for a tenant until the tenants
+	// file changes; nRedactors bounds it (see redactorFor).
+	redactors  sync.Map
+	nRedactors atomic.Int64
 }
 
 // Run is the state of the run a VM is executing. The engine owns it; modules
@@ -48,6 +55,10 @@ type Run struct {
 	Wait func() (resume func())
 
 	logged     int            // bytes this run wrote to the log through print and log
+	logFull    bool           // the log budget is used up (and the warning written)
+	logger     *slog.Logger   // Logger's, made on first use
+	logH       *scriptLog     // its handler
+	red        *redactor      // the tenant's, found on first use
 	jsonNull   *lua.LUserData // json.null, one per VM
 	params     *lua.LTable    // request.params, made on first use
 	paramsFull bool           // every parameter copied into params
@@ -62,6 +73,9 @@ func (r *Run) Reset(ctx context.Context, req *protocol.Request, cfg *tenant.Conf
 	r.params = nil
 	r.paramsFull = false
 	r.logged = 0
+	r.logFull = false
+	r.logger, r.logH = nil, nil
+	r.red = nil
 	r.Response.reset(maxResponse)
 }
 
@@ -119,42 +133,6 @@ func lockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
 	return mt
 }
 
-// Logger returns the server log tagged with the run's tenant, script and
-// CallID.
-func (r *Run) Logger() *slog.Logger {
-	return r.Svc.Log.With("tenant", r.Request.Tenant, "script", r.Request.Script,
-		"call_id", Truncate(r.Request.Value(protocol.ParamCallID), 128))
-}
-
-// Redact replaces every value of the tenant's env in s with [redacted], so a
-// secret a script passes to print or log does not end up in the server log.
-// Values shorter than 4 bytes are left alone: they would redact ordinary
-// words.
-func (r *Run) Redact(s string) string {
-	if r.Tenant == nil || len(r.Tenant.Env) == 0 {
-		return s
-	}
-	// Longest first, so a secret that contains another one is replaced
-	// whole rather than leaving its tail behind.
-	secrets := make([]string, 0, len(r.Tenant.Env))
-	for _, v := range r.Tenant.Env {
-		if len(v) >= 4 {
-			secrets = append(secrets, v)
-		}
-	}
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-	for _, v := range secrets {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
-	}
-	return s
-}
-
-// Scrub makes a script-supplied string safe for the log: secrets redacted
-// first (so a cut cannot leave half a secret), then cut to n bytes.
-func (r *Run) Scrub(s string, n int) string { return Truncate(r.Redact(s), n) }
-
 // null returns the VM's json.null: the value that stands for JSON null in
 // decoded arrays, and encodes as null.
 func (r *Run) null(L *lua.LState) lua.LValue {
@@ -163,39 +141,4 @@ func (r *Run) null(L *lua.LState) lua.LValue {
 		r.jsonNull.Metatable = lockedMeta(L, L.NewTable(), "json.null")
 	}
 	return r.jsonNull
-}
-
-// Log budget: what one run may write to the server log through print and the
-// log module. A script printing megabytes in a loop would otherwise fill
-// the operator's disk in seconds.
-const (
-	MaxLogLine = 8 << 10  // longer messages are cut
-	MaxLogRun  = 64 << 10 // past this, the run's lines are dropped
-)
-
-// logLineCost is what every line costs the budget on top of its text: the
-// tags and framing the log adds, so a million empty prints are not free.
-const logLineCost = 128
-
-// LogAllowed charges n bytes to the run's log budget and says whether the
-// line may be written, and how much of it. The first refusal is reported
-// once, so the operator knows lines were dropped.
-func (r *Run) LogAllowed(n int) (keep int, ok bool) {
-	if r.logged >= MaxLogRun {
-		return 0, false
-	}
-	keep = min(n, MaxLogLine)
-	r.logged += keep + logLineCost
-	if r.logged >= MaxLogRun {
-		r.Logger().Warn("script log budget used up; its further print and log lines are dropped", "budget_bytes", MaxLogRun)
-	}
-	return keep, true
-}
-
-// Truncate cuts s to n bytes, marking the cut.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "...[truncated]"
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -98,7 +99,8 @@ type span struct{ nameStart, nameEnd, valEnd int }
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic serving request", "path", string(ctx.Path()), "panic", r)
+			s.log.Error("panic serving request", "path", clip(string(ctx.Path()), maxLoggedPath),
+				"panic", clip(fmt.Sprint(r), maxLoggedError))
 			reply(ctx, fasthttp.StatusInternalServerError, protocol.Empty)
 		}
 	}()
@@ -229,15 +231,40 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, req *protocol.Request, err error
 		s.log.Warn("no VM free before the deadline", "tenant", req.Tenant, "script", req.Script)
 		reply(ctx, fasthttp.StatusServiceUnavailable, protocol.Empty)
 	case errors.As(err, &se):
+		// The engine bounds and redacts Message and Traceback; Location
+		// is cut from the script's own error text, and the CallID is the
+		// caller's.
 		s.log.Error("script failed",
 			"kind", string(se.Kind), "tenant", req.Tenant, "script", req.Script,
-			"location", se.Location, "error", se.Message,
-			"call_id", req.Value(protocol.ParamCallID), "traceback", se.Traceback)
+			"location", clip(se.Location, maxLoggedLocation), "error", se.Message,
+			"call_id", clip(req.Value(protocol.ParamCallID), maxLoggedCallID), "traceback", se.Traceback)
 		reply(ctx, fasthttp.StatusInternalServerError, protocol.Empty)
 	default:
-		s.log.Error("request failed", "tenant", req.Tenant, "script", req.Script, "error", err)
+		s.log.Error("request failed", "tenant", req.Tenant, "script", req.Script, "error", clip(err.Error(), maxLoggedError))
 		reply(ctx, fasthttp.StatusInternalServerError, protocol.Empty)
 	}
+}
+
+// What the log keeps of values a request or a script controls; tenant and
+// script are bounded by the path rules already. maxLoggedCallID is what
+// luaapi tags a script's own lines with.
+const (
+	maxLoggedCallID   = 128
+	maxLoggedPath     = 1024
+	maxLoggedLocation = 256
+	maxLoggedError    = 2048
+)
+
+// clip cuts s to at most n bytes, at the start of a UTF-8 sequence, marking
+// the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "...[truncated]"
 }
 
 func reply(ctx *fasthttp.RequestCtx, status int, body string) {
