@@ -74,16 +74,19 @@ func FuzzLoadSuite(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// One folder per worker: the fuzz function runs one input at a time
+	// in a worker, and a folder per input would make file creation the
+	// bulk of the work.
+	dir := f.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.ivr.yaml"), ivrFile, 0o644); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// A scenario file may name any IVR path; keep the fuzzer to names
 		// inside the test's folder, as reading a device file (ivr:
 		// /dev/zero) would only test the operating system.
 		if strings.Contains(string(b), "/dev") || strings.Contains(string(b), "/proc") {
 			return
-		}
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "a.ivr.yaml"), ivrFile, 0o644); err != nil {
-			t.Fatal(err)
 		}
 		path := filepath.Join(dir, "s.test.yaml")
 		if err := os.WriteFile(path, b, 0o644); err != nil {
