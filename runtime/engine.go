@@ -125,7 +125,7 @@ type Engine struct {
 // scripts compile on their first request.
 func New(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
-	st, err := newStore(opts.ScriptsDir, opts.MaxScripts, !opts.Poll, opts.Logger)
+	st, err := newStore(opts.ScriptsDir, opts.MaxScripts, opts.MaxCacheBytes, opts.MaxTenantCacheBytes, !opts.Poll, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
