@@ -2,17 +2,20 @@ package runtime
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // Check compiles every .lua file under root (hidden folders skipped) and
-// returns one error per file that does not compile, plus how many files it
-// read. It is what `dialua check` and a deploy pipeline run before a change
+// returns one error per file that does not compile (the compile limits of
+// sandbox.Compile included, as file:line) or that the server would refuse
+// (too large, hard-linked), plus how many files it read. It is what `dialua check` and a deploy pipeline run before a change
 // goes live.
 func Check(root string) (errs []*ScriptError, files int, err error) {
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, werr error) error {
@@ -32,9 +35,20 @@ func Check(root string) (errs []*ScriptError, files int, err error) {
 		rel, _ := filepath.Rel(root, path)
 		chunk := filepath.ToSlash(rel)
 		files++
-		if info, ierr := d.Info(); ierr == nil && info.Size() > MaxScriptBytes {
+		info, ierr := d.Info()
+		if ierr != nil {
+			errs = append(errs, &ScriptError{Kind: KindCompile, Location: chunk, Message: ierr.Error()})
+			return nil
+		}
+		if info.Size() > MaxScriptBytes {
 			errs = append(errs, &ScriptError{Kind: KindCompile, Location: chunk,
 				Message: "file is larger than the 1 MiB scripts may be"})
+			return nil
+		}
+		// The server answers a hard-linked file as missing (see compileFile).
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			errs = append(errs, &ScriptError{Kind: KindCompile, Location: chunk, Message: fmt.Sprintf(
+				"file has %d hard links; the server refuses it as missing (it could be another tenant's file): copy it instead", st.Nlink)})
 			return nil
 		}
 		src, rerr := os.ReadFile(path)
