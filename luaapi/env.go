@@ -1,10 +1,6 @@
 package luaapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"unicode/utf16"
@@ -40,36 +36,42 @@ func openEnv(L *lua.LState, run *Run) lua.LValue {
 // redacted replaces a secret in the log.
 const redacted = "[redacted]"
 
-// redactor finds a tenant's secrets in text bound for the log: each env
-// value of at least 4 bytes, and the forms a script or a backend may have
-// escaped it into before logging it (Lua's %q, JSON, URL encoding).
+// redactor finds a tenant's secrets (each env value of at least 4 bytes) in
+// text bound for the log, as they are and in the escaped forms a script or
+// a backend may have put them in before logging: Lua's %q, JSON (with any
+// choice of characters escaped as \uXXXX, in either case), URL encoding
+// (query or path escaping, %XX in either case, space as + or %20). Rather
+// than listing every spelling of every secret, scrub decodes the text
+// those ways and looks for the plain secrets in each decoding.
 type redactor struct {
-	needles []string // every form of every secret, longest first, no repeats
-	longest int
+	secrets []string // longest first, no repeats
+	longest int      // bytes of the longest secret in its longest escaped form
+	space   bool     // a secret has a space, so + in a URL may stand for one
 }
 
 var noSecrets = &redactor{}
+
+// maxEscape is how many bytes one byte of a secret can take escaped: a
+// control byte is \u00XX in JSON.
+const maxEscape = 6
 
 func newRedactor(env map[string]string) *redactor {
 	seen := map[string]bool{}
 	rd := &redactor{}
 	for _, v := range env {
-		if len(v) < 4 {
+		if len(v) < 4 || seen[v] {
 			continue
 		}
-		for _, f := range secretForms(v) {
-			if !seen[f] {
-				seen[f] = true
-				rd.needles = append(rd.needles, f)
-				rd.longest = max(rd.longest, len(f))
-			}
-		}
+		seen[v] = true
+		rd.secrets = append(rd.secrets, v)
+		rd.longest = max(rd.longest, maxEscape*len(v))
+		rd.space = rd.space || strings.Contains(v, " ")
 	}
-	// Longest first; with every occurrence of every form removed (see
-	// scrub) the order no longer decides what is left, but it keeps the
-	// result the same from run to run.
-	sort.Slice(rd.needles, func(i, j int) bool {
-		a, b := rd.needles[i], rd.needles[j]
+	// Longest first. With every occurrence of every secret removed (see
+	// scrub) the order does not decide what is left, but it keeps the
+	// work the same from run to run.
+	sort.Slice(rd.secrets, func(i, j int) bool {
+		a, b := rd.secrets[i], rd.secrets[j]
 		return len(a) > len(b) || len(a) == len(b) && a < b
 	})
 	return rd
@@ -112,10 +114,11 @@ func (s *Services) redactorFor(cfg *tenant.Config) *redactor {
 	return rd
 }
 
-// scrub redacts every secret in s and cuts the result to n bytes (n < 0:
-// no cut). Every occurrence of every form is found, overlapping ones
-// included, and each run of covered bytes becomes one [redacted], so no
-// part of any secret is left, whichever secrets overlap.
+// scrub redacts every secret in s and cuts the result to what takes at
+// most n bytes in the log (n < 0: no cut). Every occurrence of every
+// secret in every decoding is found, overlapping ones included, and each
+// run of covered bytes of s becomes one [redacted], so no part of any
+// secret is left, whichever secrets overlap.
 //
 // Only the first n+longest bytes of s are read: with a cut to come, what
 // follows cannot reach the result, except through a secret that starts
@@ -123,167 +126,200 @@ func (s *Services) redactorFor(cfg *tenant.Config) *redactor {
 // The last longest-1 bytes read could begin a secret that goes on past
 // them, so they are dropped.
 func (rd *redactor) scrub(s string, n int) string {
-	short := n < 0 || len(s) <= n
-	if len(rd.needles) == 0 {
-		if short {
-			return s
-		}
-		return Truncate(s, n)
+	if len(rd.secrets) == 0 {
+		return fitLog(s, n, false)
 	}
-	end := len(s)
-	more := false
+	end, more := len(s), false
 	if n >= 0 && len(s) > n+rd.longest {
 		s, more = s[:n+rd.longest], true
 		end = len(s) - (rd.longest - 1)
 	}
-	var spans [][2]int
-	for _, nd := range rd.needles {
-		for i := 0; i < len(s); {
-			j := strings.Index(s[i:], nd)
-			if j < 0 {
+	var spans []span
+	for _, v := range rd.secrets {
+		spans = findAll(spans, s, v, nil)
+	}
+	if strings.IndexByte(s, '\\') >= 0 {
+		d := unescapeBackslash(s)
+		for _, v := range rd.secrets {
+			spans = findAll(spans, string(d.text), v, d)
+		}
+	}
+	if strings.IndexByte(s, '%') >= 0 || rd.space && strings.IndexByte(s, '+') >= 0 {
+		for _, plus := range []bool{false, true} {
+			if plus && !rd.space {
 				break
 			}
-			lo, hi := i+j, i+j+len(nd)
-			if k := len(spans) - 1; k >= 0 && spans[k][1] >= lo && spans[k][0] <= lo {
-				spans[k][1] = max(spans[k][1], hi) // overlaps the last match of this form
-			} else {
-				spans = append(spans, [2]int{lo, hi})
+			d := unescapePercent(s, plus)
+			for _, v := range rd.secrets {
+				spans = findAll(spans, string(d.text), v, d)
 			}
-			i = lo + 1
 		}
 	}
-	if len(spans) == 0 && !more {
-		if short {
-			return s
-		}
-		return Truncate(s, n)
+	if len(spans) == 0 {
+		return fitLog(s[:end], n, more)
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
-	merged := spans[:0]
-	for _, sp := range spans {
-		if k := len(merged) - 1; k >= 0 && sp[0] <= merged[k][1] {
-			merged[k][1] = max(merged[k][1], sp[1])
-		} else {
-			merged = append(merged, sp)
-		}
-	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
 	var b strings.Builder
 	at := 0
-	for _, sp := range merged {
-		if sp[0] >= end {
+	for i := 0; i < len(spans); {
+		lo, hi := spans[i].lo, spans[i].hi
+		for i++; i < len(spans) && spans[i].lo <= hi; i++ {
+			hi = max(hi, spans[i].hi) // overlapping or adjacent: one [redacted]
+		}
+		if lo >= end {
 			break
 		}
-		b.WriteString(s[at:sp[0]])
+		b.WriteString(s[at:lo])
 		b.WriteString(redacted)
-		at = sp[1]
+		at = hi
 	}
 	if at < end {
 		b.WriteString(s[at:end])
 	}
-	out := b.String()
-	if n >= 0 && len(out) > n {
-		return Truncate(out, n)
-	}
-	if more {
-		return out + truncated
-	}
-	return out
+	return fitLog(b.String(), n, more)
 }
 
-// secretForms lists v and the forms it takes once escaped: inside Lua's %q,
-// in JSON (as json.encode writes it, as Go's json.Marshal and encoders that
-// escape non-ASCII or '/' write it), and URL-encoded (query and path
-// escaping, space as + or %20, hex digits in either case).
-func secretForms(v string) []string {
-	forms := []string{v, luaQuoted(v)}
-	for _, j := range jsonForms(v) {
-		forms = append(forms, j, strings.ReplaceAll(j, "/", `\/`))
-	}
-	for _, u := range []string{url.QueryEscape(v), url.PathEscape(v), uriComponent(v)} {
-		forms = append(forms, u, lowerHex(u))
-		if sp := strings.ReplaceAll(u, "+", "%20"); sp != u {
-			forms = append(forms, sp, lowerHex(sp))
+// span is a run of bytes of the scrubbed text, [lo, hi).
+type span struct{ lo, hi int }
+
+// findAll appends where v occurs in text (overlaps included), in the
+// bytes of the original that d maps text back to (nil: text is the
+// original).
+func findAll(spans []span, text, v string, d *decoded) []span {
+	for i := 0; i < len(text); {
+		j := strings.Index(text[i:], v)
+		if j < 0 {
+			break
 		}
-	}
-	return forms
-}
-
-// luaQuoted is the inside of string.format("%q", s) (the sandbox's, which
-// is Lua 5.1's).
-func luaQuoted(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"', '\\', '\n':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\r':
-			b.WriteString(`\r`)
-		case 0:
-			b.WriteString(`\000`)
-		default:
-			b.WriteByte(c)
+		lo, hi := i+j, i+j+len(v)
+		if d != nil {
+			lo, hi = d.from[lo], d.to[hi-1]
 		}
+		if k := len(spans) - 1; k >= 0 && spans[k].lo <= lo && lo <= spans[k].hi {
+			spans[k].hi = max(spans[k].hi, hi) // extends the match before
+		} else {
+			spans = append(spans, span{lo, hi})
+		}
+		i += j + 1
 	}
-	return b.String()
+	return spans
 }
 
-// jsonForms is the inside of s as a JSON string: json.encode's form (HTML
-// characters kept), json.Marshal's (escaped as \u003c), and both with every
-// non-ASCII character as \uXXXX in lower and upper case hex.
-func jsonForms(s string) []string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s)
-	plain := strings.TrimSuffix(strings.TrimSpace(b.String()), `"`)[1:]
-	marshalled, _ := json.Marshal(s)
-	html := string(marshalled[1 : len(marshalled)-1])
-	out := []string{plain, html}
-	for _, f := range []string{plain, html} {
-		out = append(out, asciiJSON(f, "%04x"), asciiJSON(f, "%04X"))
-	}
-	return out
+// decoded is a decoding of a text: text[i] came from original[from[i]:to[i]].
+type decoded struct {
+	text     []byte
+	from, to []int
 }
 
-// asciiJSON rewrites the non-ASCII characters of a JSON string's inside as
-// \uXXXX escapes (surrogate pairs beyond U+FFFF).
-func asciiJSON(s, hexFormat string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < utf8.RuneSelf {
-			b.WriteRune(r)
+func (d *decoded) add(c byte, from, to int) {
+	d.text = append(d.text, c)
+	d.from = append(d.from, from)
+	d.to = append(d.to, to)
+}
+
+// unescapeBackslash undoes the backslash escapes of JSON (\" \\ \/ \b \f
+// \n \r \t \uXXXX, surrogate pairs) and of Lua strings (\a \v \ddd,
+// backslash-newline, as %q writes them). Anything else is kept as it is.
+func unescapeBackslash(s string) *decoded {
+	d := &decoded{}
+	for i := 0; i < len(s); {
+		if s[i] != '\\' || i+1 == len(s) {
+			d.add(s[i], i, i+1)
+			i++
 			continue
 		}
-		if r > 0xffff {
-			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&b, `\u`+hexFormat+`\u`+hexFormat, r1, r2)
-			continue
-		}
-		fmt.Fprintf(&b, `\u`+hexFormat, r)
-	}
-	return b.String()
-}
-
-// uriComponent is JavaScript's encodeURIComponent: like QueryEscape, but
-// !'()* kept and space as %20.
-func uriComponent(s string) string {
-	q := strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
-	return strings.NewReplacer("%21", "!", "%27", "'", "%28", "(", "%29", ")", "%2A", "*").Replace(q)
-}
-
-// lowerHex writes the hex digits of every %XX escape in lower case.
-func lowerHex(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' {
-			for k := i + 1; k <= i+2; k++ {
-				if b[k] >= 'A' && b[k] <= 'F' {
-					b[k] += 'a' - 'A'
-				}
-			}
+		c := s[i+1]
+		if e := strings.IndexByte(`"\\/'`+"\n", c); e >= 0 {
+			d.add(c, i, i+2)
 			i += 2
+			continue
 		}
+		if e := strings.IndexByte("abfnrtv", c); e >= 0 {
+			d.add("\a\b\f\n\r\t\v"[e], i, i+2)
+			i += 2
+			continue
+		}
+		if c >= '0' && c <= '9' {
+			v, k := 0, i+1
+			for ; k < len(s) && k < i+4 && s[k] >= '0' && s[k] <= '9'; k++ {
+				v = v*10 + int(s[k]-'0')
+			}
+			if v <= 255 {
+				d.add(byte(v), i, k)
+				i = k
+				continue
+			}
+		}
+		if c == 'u' {
+			if r, ok := hex4(s, i+2); ok {
+				k := i + 6
+				if utf16.IsSurrogate(r) {
+					if r2, ok := hex4(s, i+8); ok && s[i+6] == '\\' && s[i+7] == 'u' {
+						r, k = utf16.DecodeRune(r, r2), i+12
+					}
+				}
+				var buf [utf8.UTFMax]byte
+				for _, b := range buf[:utf8.EncodeRune(buf[:], r)] {
+					d.add(b, i, k)
+				}
+				i = k
+				continue
+			}
+		}
+		d.add('\\', i, i+1)
+		i++
 	}
-	return string(b)
+	return d
+}
+
+// hex4 reads the four hex digits at s[i:].
+func hex4(s string, i int) (rune, bool) {
+	if i < 0 || i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		h, ok := unhex(c)
+		if !ok {
+			return 0, false
+		}
+		r = r<<4 | rune(h)
+	}
+	return r, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// unescapePercent undoes URL escaping: %XX in either case, and + as a
+// space when plus is set (query strings and forms).
+func unescapePercent(s string, plus bool) *decoded {
+	d := &decoded{}
+	for i := 0; i < len(s); {
+		if s[i] == '%' && i+2 < len(s) {
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if ok1 && ok2 {
+				d.add(hi<<4|lo, i, i+3)
+				i += 3
+				continue
+			}
+		}
+		if plus && s[i] == '+' {
+			d.add(' ', i, i+1)
+		} else {
+			d.add(s[i], i, i+1)
+		}
+		i++
+	}
+	return d
 }

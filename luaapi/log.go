@@ -307,10 +307,12 @@ func attrLen(a slog.Attr, prefix int) int {
 		n += logLen(v.String())
 	case slog.KindBool:
 		n += 5
-	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindDuration, slog.KindTime:
-		// Numbers, and the error slog writes for a NaN: "!ERROR:json:
-		// unsupported value: NaN".
-		n += 48
+	case slog.KindFloat64:
+		n += floatLen(v.Float64())
+	case slog.KindInt64, slog.KindUint64, slog.KindDuration:
+		n += 24
+	case slog.KindTime:
+		n += 40
 	case slog.KindGroup:
 		n += 2
 		for _, g := range v.Group() {
@@ -323,6 +325,21 @@ func attrLen(a slog.Attr, prefix int) int {
 	return n
 }
 
+// floatLen is the longer of the text handler's form of f (%g, shortest)
+// and the JSON handler's (encoding/json's: %f, %e for very large or small),
+// or the error the JSON handler writes for what JSON cannot hold.
+func floatLen(f float64) int {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 48 // "!ERROR:json: unsupported value: NaN"
+	}
+	var buf [32]byte
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	return max(len(strconv.AppendFloat(buf[:0], f, 'g', -1, 64)), len(strconv.AppendFloat(buf[:0], f, format, -1, 64)))
+}
+
 // logLen bounds the bytes s takes as a string in slog's JSON or text
 // output: quotes, and the escapes either handler writes (JSON \u00XX for a
 // control byte and \ufffd for a byte that is not UTF-8; text \xXX, \uXXXX
@@ -330,37 +347,61 @@ func attrLen(a slog.Attr, prefix int) int {
 func logLen(s string) int {
 	n := 2
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
-				n += 2
-			case c < 0x20 || c == 0x7f:
-				n += 6
-			default:
-				n++
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
-			n += 6
-		case !unicode.IsPrint(r):
-			n += max(size, len(strconv.QuoteRune(r))-2)
-		default:
-			n += size
-		}
+		size, w := charLen(s[i:])
+		n += w
 		i += size
 	}
 	return n
 }
 
+// charLen says how many bytes the character at the start of s has, and how
+// many it is written in (see logLen).
+func charLen(s string) (size, written int) {
+	c := s[0]
+	if c < utf8.RuneSelf {
+		switch {
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+			return 1, 2
+		case c < 0x20 || c == 0x7f:
+			return 1, 6
+		}
+		return 1, 1
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	switch {
+	case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
+		return size, 6
+	case !unicode.IsPrint(r):
+		return size, max(size, len(strconv.QuoteRune(r))-2)
+	}
+	return size, size
+}
+
+// fitLog cuts s to what is written in at most n bytes (n < 0: no cut),
+// marking the cut, or marking s as cut already when more is set.
+func fitLog(s string, n int, more bool) string {
+	if n >= 0 {
+		w := 0
+		for i := 0; i < len(s); {
+			size, cw := charLen(s[i:])
+			if w+cw > n {
+				return s[:i] + truncated
+			}
+			w += cw
+			i += size
+		}
+	}
+	if more {
+		return s + truncated
+	}
+	return s
+}
+
 // Scrub makes a script-supplied string safe for the log: secrets redacted
 // (in their escaped forms too, see redactor) first, so a cut cannot leave
-// half a secret, then cut to n bytes. The work is bounded by n, not by
-// len(s).
+// half a secret, then cut to what the log writes in n bytes (a byte the
+// log escapes counts what its escape takes). The work is bounded by n, not
+// by len(s).
 func (r *Run) Scrub(s string, n int) string { return r.redaction().scrub(s, n) }
 
 // Redact replaces every value of the tenant's env in s (and its escaped
