@@ -267,11 +267,7 @@ func (e *Engine) newVM() *vm {
 	}
 	v.sb.Set("require", L.NewFunction(v.require))
 	v.sb.OnIterate = v.api.BeforeIterate
-	v.sb.Print = func(msg string) {
-		if keep, ok := v.api.LogAllowed(len(msg)); ok {
-			v.api.Logger().Info("script print", "msg", v.api.Scrub(msg, keep))
-		}
-	}
+	v.sb.Print = v.api.Print
 	return v
 }
 
@@ -311,6 +307,7 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, sc *Script, cfg *te
 	// An error can carry any string the script built; the log gets a
 	// bounded, redacted copy.
 	se.Message = v.api.Scrub(se.Message, 2048)
+	se.Location = v.api.Scrub(se.Location, 256)
 	se.Traceback = v.api.Scrub(se.Traceback, 8192)
 	return se
 }

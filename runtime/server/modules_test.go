@@ -184,8 +184,12 @@ tenants:
 		t.Errorf("tenant b reads tenant a's env: %v", got)
 	}
 	info := s.logs.records("checking subscription")
+	fields := map[string]any{}
+	if len(info) == 1 {
+		fields, _ = info[0]["fields"].(map[string]any)
+	}
 	if len(info) != 1 || info[0]["tenant"] != "a" || info[0]["script"] != "x" || info[0]["call_id"] != "c42" ||
-		info[0]["code"] != "934924" || info[0]["attempt"] != 2.0 || info[0]["ok"] != true || info[0]["level"] != "INFO" {
+		fields["code"] != "934924" || fields["attempt"] != 2.0 || fields["ok"] != true || info[0]["level"] != "INFO" {
 		t.Errorf("log.info record: %v", info)
 	}
 	s.logs.mu.Lock()

@@ -294,5 +294,6 @@ func (s *Server) protocolError(ctx *fasthttp.RequestCtx, err error) {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+	// fasthttp's messages can quote what a client sent; keep them short.
+	f.l.Debug("fasthttp", "detail", clip(fmt.Sprintf(format, args...), maxLoggedError))
 }
