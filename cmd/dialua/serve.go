@@ -34,6 +34,8 @@ func serve(args []string) int {
 	tenantVMs := fs.Int("tenant-vms", 0, "VMs one tenant may hold at once when the tenants file sets no max_concurrent (0: a quarter of --vms, at least 2)")
 	gcPercent := fs.Int("gc-percent", 400, "Go garbage-collector target (GOGC); the heap stays under --max-memory either way")
 	maxScripts := fs.Int("max-scripts", 10000, "compiled scripts kept in memory")
+	maxCache := fs.Int64("max-cache", 512<<20, "estimated bytes of compiled scripts kept in memory, in total")
+	maxTenantCache := fs.Int64("max-tenant-cache", 64<<20, "estimated bytes of compiled scripts kept for one tenant")
 	readTimeout := fs.Duration("read-timeout", 5*time.Second, "time to read a whole request")
 	writeTimeout := fs.Duration("write-timeout", 5*time.Second, "time to write a whole response")
 	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "keep-alive idle time")
@@ -82,21 +84,23 @@ func serve(args []string) int {
 	}
 	defer store.Close()
 	eng, err := runtime.New(runtime.Options{
-		TenantsFile:  *tenants,
-		Sessions:     store,
-		SessionTTL:   *sessionTTL,
-		Dev:          *dev,
-		ScriptsDir:   *scripts,
-		Timeout:      *timeout,
-		VMs:          *vms,
-		MaxResponse:  *maxResponse,
-		MaxScripts:   *maxScripts,
-		Poll:         *poll,
-		MaxMemory:    *maxMemory,
-		MaxRunMemory: *maxRunMemory,
-		TenantVMs:    *tenantVMs,
-		Limits:       sandbox.Limits{MaxStringBytes: *maxString},
-		Logger:       log,
+		TenantsFile:         *tenants,
+		Sessions:            store,
+		SessionTTL:          *sessionTTL,
+		Dev:                 *dev,
+		ScriptsDir:          *scripts,
+		Timeout:             *timeout,
+		VMs:                 *vms,
+		MaxResponse:         *maxResponse,
+		MaxScripts:          *maxScripts,
+		MaxCacheBytes:       *maxCache,
+		MaxTenantCacheBytes: *maxTenantCache,
+		Poll:                *poll,
+		MaxMemory:           *maxMemory,
+		MaxRunMemory:        *maxRunMemory,
+		TenantVMs:           *tenantVMs,
+		Limits:              sandbox.Limits{MaxStringBytes: *maxString},
+		Logger:              log,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
