@@ -43,7 +43,7 @@ type Options struct {
 	TenantVMs int
 	Limits    sandbox.Limits // string size, call depth, value stack
 	// MaxRunMemory stops a run that holds more than this many bytes (an
-	// estimate of what it can reach: see livesize.go). Default 256 MiB;
+	// estimate of what it can reach: see livesize.go). Default 64 MiB;
 	// negative: off.
 	MaxRunMemory int64
 	// MaxMemory is the heap size (bytes) past which every run in flight is
@@ -85,7 +85,7 @@ func (o Options) withDefaults() Options {
 		o.TenantsFile = filepath.Join(o.ScriptsDir, "tenants.yaml")
 	}
 	if o.MaxRunMemory == 0 {
-		o.MaxRunMemory = 256 << 20
+		o.MaxRunMemory = 64 << 20
 	}
 	if o.MaxMemory == 0 {
 		o.MaxMemory = 4 << 30
@@ -136,6 +136,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, store: st, log: opts.Logger, tenants: reg}
 	e.sched = newSched(opts.VMs, goruntime.GOMAXPROCS(0))
+	go e.sched.govern()
 	e.mem = newWatchdog(opts.MaxMemory, &e.sched.pressure)
 	if opts.Sessions == nil {
 		opts.Sessions = session.NewMemory(session.MemoryLimits{})
@@ -160,6 +161,7 @@ func (e *Engine) Close() {
 		e.svc.Sessions.Close()
 	}
 	e.mem.close()
+	e.sched.close()
 	e.store.close()
 	e.pool.closeIdle()
 }
@@ -193,7 +195,12 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 		return dst, err
 	}
 	defer e.sched.release(sh)
-	v := e.pool.get()
+	v, built := e.pool.get()
+	if built > 0 {
+		// Building a VM is work done for this tenant (mostly after one of
+		// its runs failed and its VM was thrown away).
+		e.sched.chargeExtra(sh, built)
+	}
 	// The run's context is the VM's reusable deadline; a caller's own
 	// cancellation (none for the HTTP server) is forwarded to it.
 	v.deadline.start(deadline)
@@ -211,6 +218,7 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	why := v.deadline.stop()
 	if serr != nil {
 		e.discard(v)
+		e.sched.chargeExtra(sh, failureCost)
 		switch why {
 		case "memory":
 			serr.Kind = KindMemory

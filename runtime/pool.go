@@ -1,5 +1,7 @@
 package runtime
 
+import "time"
+
 // pool keeps idle VMs for reuse. How many VMs may exist at once is the
 // scheduler's business (a VM slot is granted before a VM is taken); the pool
 // only saves building a new VM for every run.
@@ -12,13 +14,15 @@ func newPool(size int, mk func() *vm) *pool {
 	return &pool{idle: make(chan *vm, size), make: mk}
 }
 
-// get returns an idle VM, or a new one.
-func (p *pool) get() *vm {
+// get returns an idle VM, or a new one and the time it took to build.
+func (p *pool) get() (*vm, time.Duration) {
 	select {
 	case v := <-p.idle:
-		return v
+		return v, 0
 	default:
-		return p.make()
+		begin := time.Now()
+		v := p.make()
+		return v, max(time.Since(begin), 1)
 	}
 }
 

@@ -44,13 +44,14 @@ type sched struct {
 	// cpuWaiting mirrors len(cpuLine) so a running run can see without the
 	// lock that nobody waits (the common case).
 	cpuWaiting atomic.Int32
-	// busy is how many CPU tokens are held: the runs that share the blame
-	// for what the process allocated meanwhile.
+	// busy is how many CPU tokens are held.
 	busy atomic.Int32
 	// pressure counts the memory watchdog's reports that the heap is over
 	// its limit; each running run answers a new one by measuring itself.
 	pressure atomic.Int64
 	epoch    time.Time
+	cores    int
+	quit     chan struct{}
 }
 
 // share is one tenant's standing with the scheduler.
@@ -63,6 +64,15 @@ type share struct {
 	usage   float64 // CPU nanoseconds, decayed to stamp
 	stamp   int64   // nanoseconds since epoch of the last decay
 	running int     // CPU tokens held
+	lastRun int64   // when a run of it last ended
+
+	// Pacing by the governor (governor.go): while heavy, the tenant's runs
+	// may use pace cores in all; vt is the tenant's CPU clock at that pace,
+	// and a run waits while it is ahead of now by more than throttleBurst.
+	heavy atomic.Bool
+	pace  float64
+	vt    int64
+	paced int // waits for the pace in the governor's current window
 }
 
 type waiter struct {
@@ -73,7 +83,18 @@ type waiter struct {
 }
 
 func newSched(vms, cpus int) *sched {
-	return &sched{vmFree: vms, cpuFree: cpus, tenants: map[string]*share{}, epoch: time.Now()}
+	sc := &sched{vmFree: vms, cpuFree: cpus, tenants: map[string]*share{}, epoch: time.Now(),
+		cores: cpus, quit: make(chan struct{})}
+	return sc
+}
+
+// close stops the governor.
+func (sc *sched) close() {
+	select {
+	case <-sc.quit:
+	default:
+		close(sc.quit)
+	}
 }
 
 func (sc *sched) now() int64 { return int64(time.Since(sc.epoch)) }
@@ -261,10 +282,53 @@ func (sc *sched) cpuGive(sh *share, used time.Duration) {
 	sc.mu.Unlock()
 }
 
-// charge adds CPU time to a tenant's use. Called with mu held.
+// charge adds CPU time to a tenant's use, and moves a paced tenant's clock.
+// Called with mu held.
 func (sc *sched) charge(sh *share, used time.Duration) {
-	sh.decayed(sc.now())
+	now := sc.now()
+	sh.decayed(now)
 	sh.usage += float64(used)
+	if sh.heavy.Load() && sh.pace > 0 {
+		sh.vt = max(sh.vt, now) + int64(float64(used)/sh.pace)
+	}
+}
+
+// chargeExtra charges work done for a tenant outside its runs' CPU time.
+func (sc *sched) chargeExtra(sh *share, d time.Duration) {
+	sc.mu.Lock()
+	sc.charge(sh, d)
+	sc.mu.Unlock()
+}
+
+// finish ends a run: its last CPU time (if it held a token) plus
+// requestCost, for the server's work around it.
+func (sc *sched) finish(sh *share, held bool, used time.Duration) {
+	sc.mu.Lock()
+	sc.charge(sh, used+requestCost)
+	sh.lastRun = sc.now()
+	if held {
+		sh.running--
+		sc.busy.Add(-1)
+		sc.cpuFree++
+		sc.dispatchCPU()
+	}
+	sc.mu.Unlock()
+}
+
+// ahead is how long a paced tenant must wait before it may run again; 0
+// when it is not held back.
+func (sc *sched) ahead(sh *share) time.Duration {
+	if !sh.heavy.Load() {
+		return 0
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	d := time.Duration(sh.vt - sc.now() - int64(throttleBurst))
+	if d <= 0 {
+		return 0
+	}
+	sh.paced++
+	return d
 }
 
 // dispatchCPU hands free tokens to the waiters with the least use. Called
@@ -297,10 +361,13 @@ func (sc *sched) tick(sh *share, used time.Duration, held time.Duration) (yield 
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.charge(sh, used)
+	now := sc.now()
+	if sh.heavy.Load() && sh.vt-now > int64(throttleBurst) {
+		return true // ahead of its pace: give the token up and wait
+	}
 	if held < sliceMin || len(sc.cpuLine) == 0 {
 		return false
 	}
-	now := sc.now()
 	mine := sh.priority(now)
 	for _, w := range sc.cpuLine {
 		if w.sh != sh && w.sh.priority(now) < mine {

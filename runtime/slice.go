@@ -36,6 +36,16 @@ func (s *slice) begin(sc *sched, sh *share, stop <-chan struct{}) bool {
 }
 
 func (s *slice) take() bool {
+	if d := s.sc.ahead(s.sh); d > 0 {
+		// Held to its pace by the governor: wait without a token.
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-s.stop:
+			t.Stop()
+			return false
+		}
+	}
 	if !s.sc.cpuTake(s.sh, s.stop) {
 		return false
 	}
@@ -56,7 +66,12 @@ func (s *slice) give() {
 
 // end gives the token back after the run and forgets the run.
 func (s *slice) end() {
-	s.give()
+	var used time.Duration
+	if s.held {
+		used = time.Since(s.last)
+	}
+	s.sc.finish(s.sh, s.held, used)
+	s.held = false
 	s.sh, s.stop = nil, nil
 }
 
@@ -70,7 +85,7 @@ func (s *slice) tick() {
 	// work) run: Go would otherwise leave a busy loop on the CPU for up to
 	// 10ms before preempting it.
 	goruntime.Gosched()
-	if s.sc.cpuWaiting.Load() == 0 {
+	if s.sc.cpuWaiting.Load() == 0 && !s.sh.heavy.Load() {
 		return
 	}
 	now := time.Now()

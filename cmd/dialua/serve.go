@@ -30,7 +30,7 @@ func serve(args []string) int {
 	maxString := fs.Int("max-string", 4<<20, "largest string a script may build, in bytes")
 	maxResponse := fs.Int("max-response", 256<<10, "largest response a script may build, in bytes")
 	maxMemory := fs.Int64("max-memory", 4<<30, "heap size in bytes past which the runs holding the most memory are stopped (also Go's soft memory limit); negative: off")
-	maxRunMemory := fs.Int64("max-run-memory", 256<<20, "memory in bytes one script run may hold before it is stopped; negative: off")
+	maxRunMemory := fs.Int64("max-run-memory", 64<<20, "memory in bytes one script run may hold before it is stopped; negative: off")
 	tenantVMs := fs.Int("tenant-vms", 0, "VMs one tenant may hold at once when the tenants file sets no max_concurrent (0: a quarter of --vms, at least 2)")
 	gcPercent := fs.Int("gc-percent", 400, "Go garbage-collector target (GOGC); the heap stays under --max-memory either way")
 	maxScripts := fs.Int("max-scripts", 10000, "compiled scripts kept in memory")
