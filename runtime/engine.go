@@ -194,13 +194,16 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	if err != nil {
 		return dst, err
 	}
-	defer e.sched.release(sh)
 	v, built := e.pool.get()
-	if built > 0 {
-		// Building a VM is work done for this tenant (mostly after one of
-		// its runs failed and its VM was thrown away).
-		e.sched.chargeExtra(sh, built)
-	}
+	// The tenant is charged for its run's last CPU time, for the server's
+	// work around the run, for building a VM (mostly after one of its runs
+	// failed and its VM was thrown away) and for a failure; the token and
+	// the VM slot go back in the same step, after the VM is back in the
+	// pool.
+	var held bool
+	var used time.Duration
+	extra := built
+	defer func() { e.sched.finish(sh, held, used+extra) }()
 	// The run's context is the VM's reusable deadline; a caller's own
 	// cancellation (none for the HTTP server) is forwarded to it.
 	v.deadline.start(deadline)
@@ -214,11 +217,11 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	} else {
 		serr = &ScriptError{Kind: KindTimeout, Tenant: req.Tenant, Script: req.Script}
 	}
-	v.slice.end()
+	held, used = v.slice.end()
 	why := v.deadline.stop()
 	if serr != nil {
 		e.discard(v)
-		e.sched.chargeExtra(sh, failureCost)
+		extra += failureCost
 		switch why {
 		case "memory":
 			serr.Kind = KindMemory

@@ -44,8 +44,6 @@ type sched struct {
 	// cpuWaiting mirrors len(cpuLine) so a running run can see without the
 	// lock that nobody waits (the common case).
 	cpuWaiting atomic.Int32
-	// busy is how many CPU tokens are held.
-	busy atomic.Int32
 	// pressure counts the memory watchdog's reports that the heap is over
 	// its limit; each running run answers a new one by measuring itself.
 	pressure atomic.Int64
@@ -176,16 +174,6 @@ func (sc *sched) admit(tenant string, weight float64, limit int, queueing bool, 
 	return nil, ErrBusy
 }
 
-// release gives back a VM slot.
-func (sc *sched) release(sh *share) {
-	sc.mu.Lock()
-	sh.held--
-	sc.vmFree++
-	sc.dispatchVM()
-	sc.forget(sh, sc.now())
-	sc.mu.Unlock()
-}
-
 // dispatchVM grants free slots to waiting tenants below their limit, least
 // recent CPU use first. Called with mu held.
 func (sc *sched) dispatchVM() {
@@ -248,7 +236,6 @@ func (sc *sched) cpuTake(sh *share, stop <-chan struct{}) bool {
 	if sc.cpuFree > 0 && len(sc.cpuLine) == 0 {
 		sc.cpuFree--
 		sh.running++
-		sc.busy.Add(1)
 		sc.mu.Unlock()
 		return true
 	}
@@ -275,17 +262,22 @@ func (sc *sched) cpuTake(sh *share, stop <-chan struct{}) bool {
 func (sc *sched) cpuGive(sh *share, used time.Duration) {
 	sc.mu.Lock()
 	sc.charge(sh, used)
+	sc.returnToken(sh)
+	sc.mu.Unlock()
+}
+
+// returnToken frees a token and hands it on. Called with mu held.
+func (sc *sched) returnToken(sh *share) {
 	sh.running--
-	sc.busy.Add(-1)
 	sc.cpuFree++
 	sc.dispatchCPU()
-	sc.mu.Unlock()
 }
 
 // charge adds CPU time to a tenant's use, and moves a paced tenant's clock.
 // Called with mu held.
-func (sc *sched) charge(sh *share, used time.Duration) {
-	now := sc.now()
+func (sc *sched) charge(sh *share, used time.Duration) { sc.chargeAt(sh, used, sc.now()) }
+
+func (sc *sched) chargeAt(sh *share, used time.Duration, now int64) {
 	sh.decayed(now)
 	sh.usage += float64(used)
 	if sh.heavy.Load() && sh.pace > 0 {
@@ -293,25 +285,21 @@ func (sc *sched) charge(sh *share, used time.Duration) {
 	}
 }
 
-// chargeExtra charges work done for a tenant outside its runs' CPU time.
-func (sc *sched) chargeExtra(sh *share, d time.Duration) {
-	sc.mu.Lock()
-	sc.charge(sh, d)
-	sc.mu.Unlock()
-}
-
-// finish ends a run: its last CPU time (if it held a token) plus
-// requestCost, for the server's work around it.
+// finish ends a run in one step: it charges used plus requestCost (the
+// server's work around the run), returns the token if the run still holds
+// one, and gives back the VM slot.
 func (sc *sched) finish(sh *share, held bool, used time.Duration) {
 	sc.mu.Lock()
-	sc.charge(sh, used+requestCost)
-	sh.lastRun = sc.now()
+	now := sc.now()
+	sc.chargeAt(sh, used+requestCost, now)
+	sh.lastRun = now
 	if held {
-		sh.running--
-		sc.busy.Add(-1)
-		sc.cpuFree++
-		sc.dispatchCPU()
+		sc.returnToken(sh)
 	}
+	sh.held--
+	sc.vmFree++
+	sc.dispatchVM()
+	sc.forget(sh, now)
 	sc.mu.Unlock()
 }
 
@@ -346,7 +334,6 @@ func (sc *sched) dispatchCPU() {
 		sc.cpuLine = append(sc.cpuLine[:best], sc.cpuLine[best+1:]...)
 		w.sh.queued--
 		w.sh.running++
-		sc.busy.Add(1)
 		sc.cpuFree--
 		w.granted = true
 		w.ready <- struct{}{}

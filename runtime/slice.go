@@ -26,6 +26,9 @@ type slice struct {
 	maxLive   int64     // stop the run past this; 0: no limit
 }
 
+// paceStep is the longest a paced run waits before it looks again.
+const paceStep = 10 * time.Millisecond
+
 // begin takes the first token of a run; false means the deadline passed
 // while waiting for it.
 func (s *slice) begin(sc *sched, sh *share, stop <-chan struct{}) bool {
@@ -36,14 +39,19 @@ func (s *slice) begin(sc *sched, sh *share, stop <-chan struct{}) bool {
 }
 
 func (s *slice) take() bool {
-	if d := s.sc.ahead(s.sh); d > 0 {
-		// Held to its pace by the governor: wait without a token.
-		t := time.NewTimer(d)
+	// Held to its pace by the governor: wait without a token, in short
+	// steps, so that a paced run holding memory still answers the memory
+	// watchdog.
+	for d := s.sc.ahead(s.sh); d > 0; d = s.sc.ahead(s.sh) {
+		t := time.NewTimer(min(d, paceStep))
 		select {
 		case <-t.C:
 		case <-s.stop:
 			t.Stop()
 			return false
+		}
+		if s.v != nil {
+			s.checkMemory()
 		}
 	}
 	if !s.sc.cpuTake(s.sh, s.stop) {
@@ -64,15 +72,17 @@ func (s *slice) give() {
 	s.sc.cpuGive(s.sh, time.Since(s.last))
 }
 
-// end gives the token back after the run and forgets the run.
-func (s *slice) end() {
-	var used time.Duration
+// end forgets the run and says whether it still holds its token and for
+// how long since its time was last charged; the scheduler's finish takes
+// both back.
+func (s *slice) end() (held bool, used time.Duration) {
 	if s.held {
 		used = time.Since(s.last)
 	}
-	s.sc.finish(s.sh, s.held, used)
+	held = s.held
 	s.held = false
 	s.sh, s.stop = nil, nil
+	return held, used
 }
 
 // tick runs every few thousand instructions of a running script.
