@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dialua/dialua/benchmarks/internal/harness"
 )
 
 // attack is one phase's hostile load: clients closed-loop clients requesting
@@ -117,32 +119,32 @@ func bench(ctx context.Context, cfg config) error {
 	bin := cfg.bin
 	if bin == "" {
 		fmt.Println("== building ./cmd/dialua in", cfg.src)
-		if bin, err = buildServer(ctx, cfg.src, dir); err != nil {
+		if bin, err = harness.Build(ctx, cfg.src, dir); err != nil {
 			return err
 		}
 	}
-	backend, err := startSlowBackend(cfg.backendDelay)
+	backend, err := harness.StartSlowBackend(cfg.backendDelay)
 	if err != nil {
 		return err
 	}
-	defer backend.close()
+	defer backend.Close()
 	scripts := dir + "/scripts"
-	if err := writeScripts(scripts, backend.addr, cfg.attackerLimit); err != nil {
+	if err := writeScripts(scripts, backend.Addr, cfg.attackerLimit); err != nil {
 		return err
 	}
-	srv, err := startServer(bin, scripts, extra, cfg.serverLog)
+	srv, err := harness.Start(bin, scripts, extra, cfg.serverLog)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	fmt.Printf("== %s serve on %s (flags: %s)\n", bin, srv.addr, strings.Join(extra, " "))
+	defer srv.Stop()
+	fmt.Printf("== %s serve on %s (flags: %s)\n", bin, srv.Addr, strings.Join(extra, " "))
 
 	phases, err := selectPhases(cfg)
 	if err != nil {
 		return err
 	}
-	calmClient := newClient(srv.addr, cfg.calm)
-	calmURL := "http://" + srv.addr + calmPath
+	calmClient := newClient(srv.Addr, cfg.calm)
+	calmURL := "http://" + srv.Addr + calmPath
 	if cfg.warmup > 0 {
 		fmt.Printf("== warm-up %s (calm only, not measured)\n", cfg.warmup)
 		closedLoop(calmClient, calmURL, cfg.calm, time.Now().Add(cfg.warmup), cfg.timeout, calmMarker)
@@ -164,13 +166,13 @@ func bench(ctx context.Context, cfg config) error {
 		}
 		fmt.Printf("   calm %.0f req/s, %d failed; attacker %s\n", row.calmRate(), row.calm.failed, attackerSummary(row))
 		if row.serverDied {
-			fmt.Fprintf(os.Stderr, "noisy: the server died during %s; its last output:\n%s\n", ph.label, srv.log.tail())
+			fmt.Fprintf(os.Stderr, "noisy: the server died during %s; its last output:\n%s\n", ph.label, srv.Log.Tail())
 			break
 		}
 	}
 	fmt.Println()
 	printReport(os.Stdout, rows, baseline)
-	lines, bytes := srv.log.counts()
+	lines, bytes := srv.Log.Counts()
 	fmt.Printf("\nserver log: %d lines, %.1f MiB in all (kept in memory only, not written to disk)\n", lines, float64(bytes)/(1<<20))
 	return ctx.Err()
 }

@@ -5,21 +5,23 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/dialua/dialua/benchmarks/internal/harness"
 )
 
 // runPhase runs the calm clients and (except for the baseline) the attacker's
 // clients over the same window. The attacker starts first and gets a short
 // head start outside the window, so the row measures the calm tenant under a
 // running attack rather than the attack's ramp-up.
-func runPhase(srv *server, calm *fasthttp.HostClient, calmURL string, ph attack, cfg config) *phaseResult {
+func runPhase(srv *harness.Server, calm *fasthttp.HostClient, calmURL string, ph attack, cfg config) *phaseResult {
 	row := &phaseResult{label: ph.label, dur: cfg.duration}
-	linesBefore, _ := srv.log.counts()
+	linesBefore, _ := srv.Log.Counts()
 	var wg sync.WaitGroup
 	if ph.clients > 0 {
 		headStart := min(cfg.duration/10, 500*time.Millisecond)
 		end := time.Now().Add(headStart + cfg.duration)
-		hc := newClient(srv.addr, ph.clients)
-		url := "http://" + srv.addr + "/attacker/" + ph.script
+		hc := newClient(srv.Addr, ph.clients)
+		url := "http://" + srv.Addr + "/attacker/" + ph.script
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -33,9 +35,9 @@ func runPhase(srv *server, calm *fasthttp.HostClient, calmURL string, ph attack,
 	end := time.Now().Add(cfg.duration)
 	row.calm = closedLoop(calm, calmURL, cfg.calm, end, cfg.timeout, calmMarker)
 	wg.Wait()
-	row.rssKiB = srv.rssKiB()
-	linesAfter, _ := srv.log.counts()
+	row.rssKiB = srv.RSSKiB()
+	linesAfter, _ := srv.Log.Counts()
 	row.logLines = linesAfter - linesBefore
-	row.serverDied = !srv.alive()
+	row.serverDied = !srv.Alive()
 	return row
 }

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dialua/dialua/benchmarks/internal/harness"
 )
 
 type config struct {
@@ -110,7 +112,7 @@ func soak(ctx context.Context, cfg config) (bool, error) {
 	bin := cfg.bin
 	if bin == "" {
 		fmt.Println("== building ./cmd/dialua in", cfg.src)
-		if bin, err = buildServer(ctx, cfg.src, dir); err != nil {
+		if bin, err = harness.Build(ctx, cfg.src, dir); err != nil {
 			return false, err
 		}
 	}
@@ -136,28 +138,28 @@ func soak(ctx context.Context, cfg config) (bool, error) {
 		fmt.Println("== redis-server on", redis.url())
 	}
 
-	backend, err := startSlowBackend(cfg.backendDelay)
+	backend, err := harness.StartSlowBackend(cfg.backendDelay)
 	if err != nil {
 		return false, err
 	}
-	defer backend.close()
+	defer backend.Close()
 	scripts := dir + "/scripts"
-	if err := writeScripts(scripts, cfg.goodTenants, backend.addr); err != nil {
+	if err := writeScripts(scripts, cfg.goodTenants, backend.Addr); err != nil {
 		return false, err
 	}
-	srv, err := startServer(bin, scripts, extra, cfg.serverLog)
+	srv, err := harness.Start(bin, scripts, extra, cfg.serverLog)
 	if err != nil {
 		return false, err
 	}
-	defer srv.stop()
-	fmt.Printf("== %s serve on %s (flags: %s)\n", bin, srv.addr, strings.Join(extra, " "))
+	defer srv.Stop()
+	fmt.Printf("== %s serve on %s (flags: %s)\n", bin, srv.Addr, strings.Join(extra, " "))
 
 	return drive(ctx, cfg, srv, redis, scripts, redisNote), nil
 }
 
 // drive runs every loop for cfg.duration (or until interrupted or the server
 // dies), printing progress, then the summary.
-func drive(parent context.Context, cfg config, srv *server, redis *redisServer, scripts, redisNote string) bool {
+func drive(parent context.Context, cfg config, srv *harness.Server, redis *redisServer, scripts, redisNote string) bool {
 	ctx, cancel := context.WithTimeout(parent, cfg.duration)
 	defer cancel()
 	start := time.Now()
@@ -167,24 +169,24 @@ func drive(parent context.Context, cfg config, srv *server, redis *redisServer, 
 	for t := range res {
 		res[t] = goodBody(goodTenant(t))
 	}
-	smp := &sampler{pid: srv.pid(), start: start}
+	smp := &sampler{pid: srv.Pid(), start: start}
 	smp.take()
 
 	var wg sync.WaitGroup
 	goWith := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
-	good := newClient(srv.addr, cfg.goodClients)
+	good := newClient(srv.Addr, cfg.goodClients)
 	interval := time.Duration(float64(cfg.goodClients) / cfg.goodRate * float64(time.Second))
 	for i := range cfg.goodClients {
 		goWith(func() { goodClient(ctx, good, i, interval, cfg.goodTimeout, res, vs, c) })
 	}
 	if cfg.brokenRate > 0 {
-		broken := newClient(srv.addr, 1)
+		broken := newClient(srv.Addr, 1)
 		goWith(func() {
 			brokenClient(ctx, broken, time.Duration(float64(time.Second)/cfg.brokenRate), 5*time.Second, c)
 		})
 	}
 	if cfg.bombEvery > 0 {
-		bombs := newClient(srv.addr, len(bombScripts))
+		bombs := newClient(srv.Addr, len(bombScripts))
 		for _, script := range strings.Split(cfg.bombs, ",") {
 			script = strings.TrimSpace(script)
 			if script == "" {
@@ -211,9 +213,9 @@ loop:
 		select {
 		case <-ctx.Done():
 			break loop
-		case <-srv.done:
+		case <-srv.Done:
 			died = true
-			fmt.Fprintf(os.Stderr, "soak: the server died (%v); its last output:\n%s\n", srv.err, srv.log.tail())
+			fmt.Fprintf(os.Stderr, "soak: the server died (%v); its last output:\n%s\n", srv.Err, srv.Log.Tail())
 			cancel()
 			break loop
 		case <-tick.C:
@@ -238,14 +240,14 @@ loop:
 	}
 	tick.Stop()
 	wg.Wait() // every loop returns within its request timeout
-	if !died && srv.alive() {
+	if !died && srv.Alive() {
 		smp.take()
 	}
 	restartsMu.Lock()
 	r := restarts
 	restartsMu.Unlock()
 	ok := printSummary(os.Stdout, time.Since(start), c, vs, r, redisNote, smp.all())
-	lines, bytes := srv.log.counts()
+	lines, bytes := srv.Log.Counts()
 	fmt.Printf("server log: %d lines, %.1f MiB (kept in memory only)\n", lines, float64(bytes)/(1<<20))
 	return ok && !died
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dialua/dialua/benchmarks/internal/harness"
 )
 
 // redisServer is a throw-away redis-server on a loopback port: no
@@ -33,7 +35,7 @@ func findRedis() string {
 }
 
 func newRedis(bin string) (*redisServer, error) {
-	port, err := freePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +58,7 @@ func (r *redisServer) start() error {
 	defer r.mu.Unlock()
 	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning")
-	setDeathSignal(cmd)
+	harness.SetDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dialua/dialua/benchmarks/internal/harness"
 )
 
 // sample is the server process as /proc saw it at one moment.
@@ -29,8 +31,8 @@ type sampler struct {
 }
 
 func (s *sampler) take() sample {
-	x := sample{at: time.Since(s.start), rssKiB: procStatusKiB(s.pid, "VmRSS:"),
-		threads: procStatusKiB(s.pid, "Threads:"), fds: openFDs(s.pid)}
+	x := sample{at: time.Since(s.start), rssKiB: harness.ProcStatusKiB(s.pid, "VmRSS:"),
+		threads: harness.ProcStatusKiB(s.pid, "Threads:"), fds: harness.OpenFDs(s.pid)}
 	s.mu.Lock()
 	s.list = append(s.list, x)
 	s.mu.Unlock()

@@ -1,4 +1,7 @@
-package main
+// Package harness holds what the load harnesses under benchmarks/ share:
+// running a dialua server as a child process, a slow loopback backend, and
+// reading a process's figures from /proc.
+package harness
 
 import (
 	"context"
@@ -17,27 +20,23 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// This file is a copy of benchmarks/noisy/server.go: each harness is a
-// standalone main package, and a shared package would have to live outside
-// the two folders these harnesses own.
-
-// server is one `dialua serve` child process. Its stderr goes to a tailWriter
+// Server is one `dialua serve` child process. Its stderr goes to a tailWriter
 // rather than a file: the attacks make the server log thousands of failures
 // per second with tracebacks, and the harness must neither fill the shared
 // disk nor spare the server the cost of writing them.
-type server struct {
+type Server struct {
 	cmd  *exec.Cmd
-	addr string
-	log  *tailWriter
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, valid after done
+	Addr string
+	Log  *TailWriter
+	Done chan struct{} // closed when the process has exited
+	Err  error         // its exit status, valid after Done
 
 	logFile *os.File // -server-log, or nil
 }
 
-// buildServer compiles ./cmd/dialua from src (a checkout of any commit, e.g.
+// Build compiles ./cmd/dialua from src (a checkout of any commit, e.g.
 // a git worktree) into dir, for when no -bin is given.
-func buildServer(ctx context.Context, src, dir string) (string, error) {
+func Build(ctx context.Context, src, dir string) (string, error) {
 	out := filepath.Join(dir, "dialua")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/dialua")
 	cmd.Dir = src
@@ -48,10 +47,10 @@ func buildServer(ctx context.Context, src, dir string) (string, error) {
 	return out, nil
 }
 
-// freePort asks the kernel for an unused loopback port. Another process could
+// FreePort asks the kernel for an unused loopback port. Another process could
 // take it before the server binds it; start-up then fails loudly, which is
 // acceptable for a benchmark.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -60,53 +59,53 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startServer runs `bin serve --listen 127.0.0.1:PORT --scripts DIR --dev`
+// Start runs `bin serve --listen 127.0.0.1:PORT --scripts DIR --dev`
 // plus extra, and waits (up to 15 s) for /healthz to answer. With logPath,
 // the server's whole output is also written there (for digging into a
 // failure; it can grow by megabytes per second under the bombs).
-func startServer(bin, scripts string, extra []string, logPath string) (*server, error) {
-	port, err := freePort()
+func Start(bin, scripts string, extra []string, logPath string) (*Server, error) {
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), log: newTailWriter(64 << 10), done: make(chan struct{})}
-	args := []string{"serve", "--listen", s.addr, "--scripts", scripts, "--dev", "--log-level", "warn"}
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Log: newTailWriter(64 << 10), Done: make(chan struct{})}
+	args := []string{"serve", "--listen", s.Addr, "--scripts", scripts, "--dev", "--log-level", "warn"}
 	args = append(args, extra...)
 	s.cmd = exec.Command(bin, args...)
-	var out io.Writer = s.log
+	var out io.Writer = s.Log
 	if logPath != "" {
 		f, err := os.Create(logPath)
 		if err != nil {
 			return nil, err
 		}
 		s.logFile = f
-		out = io.MultiWriter(s.log, f)
+		out = io.MultiWriter(s.Log, f)
 	}
 	s.cmd.Stdout, s.cmd.Stderr = out, out
-	setDeathSignal(s.cmd) // a harness killed with -9 must not leave a server spinning on a shared machine
+	SetDeathSignal(s.cmd) // a harness killed with -9 must not leave a server spinning on a shared machine
 	if err := s.cmd.Start(); err != nil {
 		s.closeLog()
 		return nil, err
 	}
 	go func() {
-		s.err = s.cmd.Wait()
+		s.Err = s.cmd.Wait()
 		s.closeLog()
-		close(s.done)
+		close(s.Done)
 	}()
 	if err := s.waitHealthy(15 * time.Second); err != nil {
-		s.stop()
-		return nil, fmt.Errorf("%w\nserver output:\n%s", err, s.log.tail())
+		s.Stop()
+		return nil, fmt.Errorf("%w\nserver output:\n%s", err, s.Log.Tail())
 	}
 	return s, nil
 }
 
-func (s *server) waitHealthy(limit time.Duration) error {
+func (s *Server) waitHealthy(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	url := "http://" + s.addr + "/healthz"
+	url := "http://" + s.Addr + "/healthz"
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.done:
-			return fmt.Errorf("server exited during start-up: %v", s.err)
+		case <-s.Done:
+			return fmt.Errorf("server exited during start-up: %v", s.Err)
 		default:
 		}
 		status, body, err := fasthttp.GetTimeout(nil, url, time.Second)
@@ -118,44 +117,53 @@ func (s *server) waitHealthy(limit time.Duration) error {
 	return errors.New("/healthz did not answer ok within " + limit.String())
 }
 
-// alive reports whether the process is still running; a phase in which the
+// Alive reports whether the process is still running; a phase in which the
 // server died is reported as such rather than as a pile of connection errors.
-func (s *server) alive() bool {
+func (s *Server) Alive() bool {
 	select {
-	case <-s.done:
+	case <-s.Done:
 		return false
 	default:
 		return true
 	}
 }
 
-func (s *server) closeLog() {
+func (s *Server) closeLog() {
 	if s.logFile != nil {
 		_ = s.logFile.Close()
 	}
 }
 
-// stop sends SIGTERM (the server drains requests in flight), waits up to 5 s,
+// Stop sends SIGTERM (the server drains requests in flight), waits up to 5 s,
 // then kills it. Safe to call more than once.
-func (s *server) stop() {
+func (s *Server) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.Done:
 		return
 	case <-time.After(5 * time.Second):
 	}
 	_ = s.cmd.Process.Kill()
-	<-s.done
+	<-s.Done
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
-// tailWriter counts what the server writes and keeps only the last max bytes,
+// RSSKiB reads the server's VmRSS; 0 when unavailable.
+func (s *Server) RSSKiB() int64 {
+	if s.cmd.Process == nil {
+		return 0
+	}
+	return ProcStatusKiB(s.cmd.Process.Pid, "VmRSS:")
+}
+
+// TailWriter counts what the server writes and keeps only the last max bytes,
 // to show when something goes wrong.
-type tailWriter struct {
+type TailWriter struct {
 	mu    sync.Mutex
 	max   int
 	buf   []byte
@@ -163,9 +171,9 @@ type tailWriter struct {
 	lines int64
 }
 
-func newTailWriter(max int) *tailWriter { return &tailWriter{max: max} }
+func newTailWriter(max int) *TailWriter { return &TailWriter{max: max} }
 
-func (w *tailWriter) Write(p []byte) (int, error) {
+func (w *TailWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.bytes += int64(len(p))
@@ -181,14 +189,15 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// counts returns the lines and bytes written so far.
-func (w *tailWriter) counts() (lines, bytes int64) {
+// Counts returns the lines and bytes written so far.
+func (w *TailWriter) Counts() (lines, bytes int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.lines, w.bytes
 }
 
-func (w *tailWriter) tail() string {
+// Tail is the last output kept.
+func (w *TailWriter) Tail() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"bufio"
@@ -8,9 +8,9 @@ import (
 	"strings"
 )
 
-// procStatusKiB returns a "Name:   123 kB" (or plain count, e.g. Threads:)
+// ProcStatusKiB returns a "Name:   123 kB" (or plain count, e.g. Threads:)
 // field of /proc/PID/status; 0 when unavailable (not Linux, process gone).
-func procStatusKiB(pid int, field string) int64 {
+func ProcStatusKiB(pid int, field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -31,9 +31,9 @@ func procStatusKiB(pid int, field string) int64 {
 	return 0
 }
 
-// openFDs counts /proc/PID/fd: a connection or file leak shows here first.
+// OpenFDs counts /proc/PID/fd: a connection or file leak shows here first.
 // -1 when unavailable.
-func openFDs(pid int) int {
+func OpenFDs(pid int) int {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		return -1

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"net"
@@ -6,15 +6,16 @@ import (
 	"time"
 )
 
-// slowBackend is the loopback service the slow-http bomb's http.get waits on: it
+// SlowBackend is the loopback service a script's slow http.get waits on: it
 // answers after delay, or as soon as the caller gives up (so no handler
 // outlives the phase by more than the delay).
-type slowBackend struct {
+type SlowBackend struct {
 	srv  *http.Server
-	addr string
+	Addr string
 }
 
-func startSlowBackend(delay time.Duration) (*slowBackend, error) {
+// StartSlowBackend serves /slow on a loopback port.
+func StartSlowBackend(delay time.Duration) (*SlowBackend, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -31,11 +32,11 @@ func startSlowBackend(delay time.Duration) (*slowBackend, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	})
-	b := &slowBackend{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String()}
+	b := &SlowBackend{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, Addr: ln.Addr().String()}
 	go func() { _ = b.srv.Serve(ln) }()
 	return b, nil
 }
 
-// close drops every connection at once; a handler still sleeping sees its
+// Close drops every connection at once; a handler still sleeping sees its
 // request's context end and returns.
-func (b *slowBackend) close() { _ = b.srv.Close() }
+func (b *SlowBackend) Close() { _ = b.srv.Close() }
