@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/dialua/dialua/examples/backend"
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/ivr"
 	"github.com/dialua/dialua/runtime/server"
 )
@@ -36,7 +36,7 @@ tenants:
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	lb, err := server.StartLoopback(runtime.Options{ScriptsDir: "../scripts", TenantsFile: tenants, Dev: true}, log)
+	lb, err := server.StartLoopback(engine.Options{ScriptsDir: "../scripts", TenantsFile: tenants, Dev: true}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

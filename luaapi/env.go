@@ -3,6 +3,8 @@ package luaapi
 import (
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -11,19 +13,17 @@ import (
 	"github.com/dialua/dialua/runtime/tenant"
 )
 
-func init() {
-	Register(Module{Name: "env", Open: openEnv})
-}
-
-// openEnv builds `env`: read-only access to the running tenant's env values
+// Env is the module `env`: read-only access to the running tenant's env values
 // from the tenants file. env.NAME is the value, or nil when not set. Another
 // tenant's values are never visible: the lookup goes through the run's own
 // configuration.
-func openEnv(L *lua.LState, run *Run) lua.LValue {
+func Env() Module { return Func("env", openEnv) }
+
+func openEnv(L *lua.LState, run Run) lua.LValue {
 	ud := L.NewUserData()
 	ud.Metatable = lockedMeta(L, L.NewFunction(func(L *lua.LState) int {
 		name := L.CheckString(2)
-		if v, ok := run.Tenant.Env[name]; ok {
+		if v, ok := run.Tenant().Env[name]; ok {
 			L.Push(lua.LString(v))
 			return 1
 		}
@@ -83,34 +83,42 @@ const maxRedactors = 4096
 
 // redaction is the run's tenant's redactor, built once per configuration
 // and shared by every VM.
-func (r *Run) redaction() *redactor {
+func (r *ScriptLog) redaction() *redactor {
 	if r.red != nil {
 		return r.red
 	}
 	switch {
-	case r.Tenant == nil || len(r.Tenant.Env) == 0:
+	case r.cfg == nil || len(r.cfg.Env) == 0:
 		r.red = noSecrets
-	case r.Svc == nil:
-		r.red = newRedactor(r.Tenant.Env)
+	case r.reds == nil:
+		r.red = newRedactor(r.cfg.Env)
 	default:
-		r.red = r.Svc.redactorFor(r.Tenant)
+		r.red = r.reds.get(r.cfg)
 	}
 	return r.red
 }
 
-func (s *Services) redactorFor(cfg *tenant.Config) *redactor {
-	if rd, ok := s.redactors.Load(cfg); ok {
+// Redactors keeps each tenant configuration's redactor, keyed by the
+// *tenant.Config, which stays the same for a tenant until the tenants file
+// changes, so the VMs of an engine build it once. Its zero value is ready.
+type Redactors struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+func (s *Redactors) get(cfg *tenant.Config) *redactor {
+	if rd, ok := s.m.Load(cfg); ok {
 		return rd.(*redactor)
 	}
 	rd := newRedactor(cfg.Env)
-	if s.nRedactors.Add(1) > maxRedactors {
+	if s.n.Add(1) > maxRedactors {
 		// Old configurations (replaced by a reload) are never asked for
 		// again; dropping everything now and then is simpler than
 		// tracking which are.
-		s.redactors.Clear()
-		s.nRedactors.Store(1)
+		s.m.Clear()
+		s.n.Store(1)
 	}
-	s.redactors.Store(cfg, rd)
+	s.m.Store(cfg, rd)
 	return rd
 }
 

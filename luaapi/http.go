@@ -11,17 +11,13 @@ import (
 	"github.com/dialua/dialua/runtime/netguard"
 )
 
-func init() {
-	Register(Module{Name: "http", Open: openHTTP})
-}
-
 // Defaults for a tenant whose configuration does not say.
 const (
 	defaultHTTPTimeout = 2 * time.Second
 	defaultHTTPMaxBody = 1 << 20
 )
 
-// openHTTP builds `http`:
+// HTTP is the module `http`, calling out through client:
 //
 //	http.get(url [, opts])          -> resp | nil, err
 //	http.post(url, body [, opts])   -> resp | nil, err   (a table body is sent as JSON)
@@ -31,18 +27,21 @@ const (
 // json = <decoded body when it is JSON>}. Only hosts on the tenant's
 // allowlist can be reached; every call's timeout is capped by what is left of
 // the script's deadline.
-func openHTTP(L *lua.LState, run *Run) lua.LValue {
-	null := run.null(L)
+func HTTP(client *netguard.Client, maxString int) Module {
+	return Func("http", func(L *lua.LState, run Run) lua.LValue { return openHTTP(L, run, client, maxString) })
+}
+
+func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int) lua.LValue {
+	null := null(L)
 	do := func(L *lua.LState, method, url string, opts *lua.LTable, body lua.LValue) int {
-		req := &netguard.Request{Tenant: run.Request.Tenant, Method: method, URL: url, Header: http.Header{}}
+		cfg := run.Tenant()
+		req := &netguard.Request{Tenant: run.Request().Tenant, Method: method, URL: url, Header: http.Header{}}
 		timeout := defaultHTTPTimeout
-		if run.Tenant != nil {
-			req.Allow = run.Tenant.HTTP.Allow
-			if run.Tenant.HTTP.Timeout > 0 {
-				timeout = time.Duration(run.Tenant.HTTP.Timeout)
-			}
-			req.MaxBody = run.Tenant.HTTP.MaxBody
+		req.Allow = cfg.HTTP.Allow
+		if cfg.HTTP.Timeout > 0 {
+			timeout = time.Duration(cfg.HTTP.Timeout)
 		}
+		req.MaxBody = cfg.HTTP.MaxBody
 		if req.MaxBody <= 0 {
 			req.MaxBody = defaultHTTPMaxBody
 		}
@@ -64,7 +63,7 @@ func openHTTP(L *lua.LState, run *Run) lua.LValue {
 		case lua.LString:
 			req.Body = []byte(b)
 		case *lua.LTable:
-			enc, err := encodeJSON(run.Ctx, b, null, run.Svc.MaxString)
+			enc, err := encodeJSON(run.Context(), b, null, maxString)
 			if err != nil {
 				L.ArgError(2, err.Error())
 			}
@@ -75,10 +74,10 @@ func openHTTP(L *lua.LState, run *Run) lua.LValue {
 		default:
 			L.ArgError(2, "body must be a string or a table")
 		}
-		ctx, cancel := context.WithTimeout(run.Ctx, timeout)
+		ctx, cancel := context.WithTimeout(run.Context(), timeout)
 		defer cancel()
-		resume := run.blocking()
-		resp, err := run.Svc.HTTP.Do(ctx, req)
+		resume := run.Wait()
+		resp, err := client.Do(ctx, req)
 		resume()
 		if err != nil {
 			L.Push(lua.LNil)

@@ -11,19 +11,20 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-func init() {
-	Register(Module{Name: "json", Open: openJSON})
-}
 
-// openJSON builds `json`: encode(value) -> string | nil, err and
+// JSON is the module `json`: encode(value) -> string | nil, err and
 // decode(string) -> value | nil, err, plus json.null, the value that stands
 // for JSON null inside arrays (and that encodes as null).
-func openJSON(L *lua.LState, run *Run) lua.LValue {
-	null := run.null(L)
+func JSON(maxString int) Module {
+	return Func("json", func(L *lua.LState, run Run) lua.LValue { return openJSON(L, run, maxString) })
+}
+
+func openJSON(L *lua.LState, run Run, maxString int) lua.LValue {
+	null := null(L)
 	t := L.NewTable()
 	t.RawSetString("null", null)
 	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		b, err := encodeJSON(run.Ctx, L.CheckAny(1), null, run.Svc.MaxString)
+		b, err := encodeJSON(run.Context(), L.CheckAny(1), null, maxString)
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString("json.encode: " + err.Error()))

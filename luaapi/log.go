@@ -13,11 +13,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/tenant"
 )
 
-func init() {
-	Register(Module{Name: "log", Open: openLog})
-}
 
 // Log budget: what one run may write to the server log through print and the
 // log module. A script printing megabytes in a loop would otherwise fill
@@ -41,25 +39,27 @@ const (
 // call_id).
 const FieldsKey = "fields"
 
-// openLog builds `log`: log.debug/info/warn/error(msg [, fields]) write to
+// Log is the module `log`: log.debug/info/warn/error(msg [, fields]) write to
 // the server's structured log, tagged with tenant, script and CallID. fields
 // is a table of extra attributes (string keys; string, number or boolean
 // values), written in the group "fields". The tenant's env values are
 // redacted from the message and fields.
-func openLog(L *lua.LState, run *Run) lua.LValue {
+func Log() Module { return Func("log", openLog) }
+
+func openLog(L *lua.LState, run Run) lua.LValue {
 	t := L.NewTable()
 	for name, level := range map[string]slog.Level{
 		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 	} {
 		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			run.scriptLog(L, level)
+			run.Log().scriptLog(L, level)
 			return 0
 		}))
 	}
 	return t
 }
 
-func (r *Run) scriptLog(L *lua.LState, level slog.Level) {
+func (r *ScriptLog) scriptLog(L *lua.LState, level slog.Level) {
 	msg := L.CheckString(1)
 	f, isTable := L.Get(2).(*lua.LTable)
 	if !isTable && L.Get(2) != lua.LNil {
@@ -72,8 +72,8 @@ func (r *Run) scriptLog(L *lua.LState, level slog.Level) {
 	if isTable && tableScanCost(f) > maxFieldsSlots {
 		L.ArgError(2, "fields table too large (at most 32 fields)")
 	}
-	h := r.logHandler()
-	write := !r.logFull && h.inner.Enabled(context.Background(), level)
+	h := r.handler()
+	write := !r.full && h.inner.Enabled(context.Background(), level)
 	var fields []slog.Attr
 	if isTable {
 		names := map[string]bool{}
@@ -109,7 +109,7 @@ func (r *Run) scriptLog(L *lua.LState, level slog.Level) {
 	r.writeLog(h, rec)
 }
 
-func logValue(L *lua.LState, r *Run, v lua.LValue) slog.Value {
+func logValue(L *lua.LState, r *ScriptLog, v lua.LValue) slog.Value {
 	switch v := v.(type) {
 	case lua.LNumber:
 		// JSON has no NaN or infinity; slog would write an error instead.
@@ -122,6 +122,28 @@ func logValue(L *lua.LState, r *Run, v lua.LValue) slog.Value {
 	return slog.StringValue(r.Scrub(L.ToStringMeta(v).String(), maxLogValue))
 }
 
+// ScriptLog is the log for the lines a script causes (print, log.*, and
+// an embedder's module through Run.Log): one per VM, reset for every run.
+// It keeps the run's log budget and redacts the tenant's secrets.
+type ScriptLog struct {
+	base *slog.Logger
+	reds *Redactors
+	req  *protocol.Request
+	cfg  *tenant.Config
+
+	logged int          // bytes this run wrote to the log
+	full   bool         // the budget is used up (and the warning written)
+	logger *slog.Logger // Logger's, made on first use
+	h      *scriptLog   // its handler
+	red    *redactor    // the tenant's, found on first use
+}
+
+func (r *ScriptLog) reset(req *protocol.Request, cfg *tenant.Config) {
+	r.req, r.cfg = req, cfg
+	r.logged, r.full = 0, false
+	r.logger, r.h, r.red = nil, nil, nil
+}
+
 // Logger returns the log for the lines a script causes (print, log.*),
 // tagged with the run's tenant, script and CallID. Every line written
 // through it is charged to the run's log budget at the size the log
@@ -129,38 +151,38 @@ func logValue(L *lua.LState, r *Run, v lua.LValue) slog.Value {
 // whose key is one of the record's own (time, level, msg, source, fields)
 // or a tag (tenant, script, call_id) is moved into the group "fields", so
 // nothing passed to it can replace them.
-func (r *Run) Logger() *slog.Logger {
+func (r *ScriptLog) Logger() *slog.Logger {
 	if r.logger == nil {
-		r.logger = slog.New(r.logHandler())
+		r.logger = slog.New(r.handler())
 	}
 	return r.logger
 }
 
-func (r *Run) logHandler() *scriptLog {
-	if r.logH == nil {
+func (r *ScriptLog) handler() *scriptLog {
+	if r.h == nil {
 		tags := []slog.Attr{
-			slog.String("tenant", r.Request.Tenant),
-			slog.String("script", r.Request.Script),
-			slog.String("call_id", Truncate(r.Request.Value(protocol.ParamCallID), maxCallID)),
+			slog.String("tenant", r.req.Tenant),
+			slog.String("script", r.req.Script),
+			slog.String("call_id", Truncate(r.req.Value(protocol.ParamCallID), maxCallID)),
 		}
-		h := &scriptLog{run: r, inner: r.Svc.Log.Handler().WithAttrs(tags)}
+		h := &scriptLog{log: r, inner: r.base.Handler().WithAttrs(tags)}
 		for _, a := range tags {
 			h.tagCost += attrLen(a, 0)
 			h.tags = append(h.tags, a.Key)
 		}
-		r.logH = h
+		r.h = h
 	}
-	return r.logH
+	return r.h
 }
 
 // Print writes what print() prints, as the line "script print" with the
 // text in the attribute "text", within the run's log budget. It is what
 // the engine's print hook should call.
-func (r *Run) Print(text string) {
-	if _, ok := r.LogAllowed(len(text)); !ok {
+func (r *ScriptLog) Print(text string) {
+	if _, ok := r.Allowed(len(text)); !ok {
 		return
 	}
-	h := r.logHandler()
+	h := r.handler()
 	if !h.inner.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
@@ -174,8 +196,8 @@ func (r *Run) Print(text string) {
 // nothing: a line is charged when it reaches the log through Logger, at
 // the size it is written with its tags and escapes, so a caller cannot
 // undercount it.
-func (r *Run) LogAllowed(n int) (keep int, ok bool) {
-	if r.logFull {
+func (r *ScriptLog) Allowed(n int) (keep int, ok bool) {
+	if r.full {
 		return 0, false
 	}
 	return min(n, MaxLogLine), true
@@ -187,15 +209,15 @@ const budgetWarning = "script log budget used up; its further print and log line
 // writeLog charges rec to the run's budget and writes it. The budget keeps
 // room for the warning, so what a run writes, warning included, stays
 // within MaxLogRun.
-func (r *Run) writeLog(h *scriptLog, rec slog.Record) {
-	if r.logFull {
+func (r *ScriptLog) writeLog(h *scriptLog, rec slog.Record) {
+	if r.full {
 		return
 	}
 	warn := slog.NewRecord(time.Now(), slog.LevelWarn, budgetWarning, 0)
 	warn.AddAttrs(slog.Int("budget_bytes", MaxLogRun))
 	cost := h.lineLen(rec)
 	if r.logged+cost+h.lineLen(warn) > MaxLogRun {
-		r.logFull = true
+		r.full = true
 		if h.inner.Enabled(context.Background(), slog.LevelWarn) {
 			r.logged += h.lineLen(warn)
 			h.inner.Handle(context.Background(), warn)
@@ -208,7 +230,7 @@ func (r *Run) writeLog(h *scriptLog, rec slog.Record) {
 
 // scriptLog is the slog.Handler behind Run.Logger.
 type scriptLog struct {
-	run     *Run
+	log     *ScriptLog
 	inner   slog.Handler // the server's handler with the run's tags
 	tags    []string     // their keys
 	tagCost int          // bytes they add to every line
@@ -217,7 +239,7 @@ type scriptLog struct {
 }
 
 func (h *scriptLog) Enabled(ctx context.Context, l slog.Level) bool {
-	return !h.run.logFull && h.inner.Enabled(ctx, l)
+	return !h.log.full && h.inner.Enabled(ctx, l)
 }
 
 func (h *scriptLog) Handle(ctx context.Context, rec slog.Record) error {
@@ -239,7 +261,7 @@ func (h *scriptLog) Handle(ctx context.Context, rec slog.Record) error {
 	if len(moved) > 0 {
 		out.AddAttrs(slog.Attr{Key: FieldsKey, Value: slog.GroupValue(moved...)})
 	}
-	h.run.writeLog(h, out)
+	h.log.writeLog(h, out)
 	return nil
 }
 
@@ -402,13 +424,13 @@ func fitLog(s string, n int, more bool) string {
 // half a secret, then cut to what the log writes in n bytes (a byte the
 // log escapes counts what its escape takes). The work is bounded by n, not
 // by len(s).
-func (r *Run) Scrub(s string, n int) string { return r.redaction().scrub(s, n) }
+func (r *ScriptLog) Scrub(s string, n int) string { return r.redaction().scrub(s, n) }
 
 // Redact replaces every value of the tenant's env in s (and its escaped
 // forms) with [redacted], so a secret a script passes to print or log does
 // not end up in the server log. Values shorter than 4 bytes are left alone:
 // they would redact ordinary words.
-func (r *Run) Redact(s string) string { return r.redaction().scrub(s, -1) }
+func (r *ScriptLog) Redact(s string) string { return r.redaction().scrub(s, -1) }
 
 // truncated marks a cut.
 const truncated = "...[truncated]"

@@ -15,20 +15,21 @@ import (
 
 // textRun is a run whose log is slog's text handler writing to buf, with
 // the log module open in L.
-func textRun(t *testing.T, buf *bytes.Buffer, env map[string]string) (*Run, *lua.LState) {
+func textRun(t *testing.T, buf *bytes.Buffer, env map[string]string) (*Call, *lua.LState) {
 	t.Helper()
-	run := &Run{Svc: &Services{Log: slog.New(slog.NewTextHandler(buf, nil))}}
+	run := NewCall(slog.New(slog.NewTextHandler(buf, nil)), nil, nil)
 	req := &protocol.Request{Tenant: "acme", Script: "flood",
 		Params: []protocol.Param{{Name: protocol.ParamCallID, Value: strings.Repeat("\x01", 300)}}}
-	run.Reset(context.Background(), req, &tenant.Config{Env: env}, 1<<10)
+	run.Begin(context.Background(), req, &tenant.Config{Env: env}, 1<<10)
 	L := lua.NewState()
 	t.Cleanup(L.Close)
-	L.SetGlobal("log", openLog(L, run))
-	// print as the engine hooks it today, and as Run.Print does it.
+	L.SetGlobal("log", run.Open(L, Log()))
+	// print as an embedder's module would write, and as Call.Print does it.
 	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int {
 		msg := L.CheckString(1)
-		if keep, ok := run.LogAllowed(len(msg)); ok {
-			run.Logger().Info("script print", "msg", run.Scrub(msg, keep))
+		lg := run.Log()
+		if keep, ok := lg.Allowed(len(msg)); ok {
+			lg.Logger().Info("script print", "msg", lg.Scrub(msg, keep))
 		}
 		run.Print(msg)
 		return 0

@@ -1,119 +1,132 @@
 // Package luaapi is what a script sees: the request object, the response
-// builder and the modules (one file each). Modules register themselves in a
-// registry at init; the engine opens every registered module once per VM and
-// points it at the current run before each run.
+// builder and the modules (session, http, json, log, env; one file each).
 //
-// Values built here live as long as their VM, so they must hold no per-run
-// state of their own: everything a run may change is in Run, which the engine
-// resets before every run.
+// A module is a value built with the dependencies it needs (Standard builds
+// dialua's own from Deps); the engine receives the list through its Options
+// and opens every module once in each VM it makes. A module's functions see
+// the call that is running through the narrow Run interface: the run's
+// context, the request, the tenant's configuration, its log. The engine owns
+// the concrete run state (Call) and resets it before every run.
+//
+// Values built in Open live as long as their VM, which runs many calls of
+// many tenants one after another, so they must keep no per-run state, or
+// drop it in their Instance's End.
 package luaapi
 
 import (
 	"context"
-	"log/slog"
-	"sort"
-	"sync"
-	"sync/atomic"
-	"time"
+	"fmt"
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/dialua/dialua/runtime/netguard"
 	"github.com/dialua/dialua/runtime/protocol"
-	"github.com/dialua/dialua/runtime/session"
 	"github.com/dialua/dialua/runtime/tenant"
 )
 
-// Services are what modules share across every VM of an engine.
-type Services struct {
-	Log        *slog.Logger
-	Sessions   session.Store
-	SessionTTL time.Duration // default TTL; a tenant's config may override it
-	HTTP       *netguard.Client
-	MaxString  int // largest string a module may build (json.encode, http bodies)
-
-	// redactors holds each tenant configuration's redactor, keyed by the
-	// *tenant.Config, which stays the same for a tenant until the tenants
-	// file changes; nRedactors bounds it (see redactorFor).
-	redactors  sync.Map
-	nRedactors atomic.Int64
+// Module is one global a script can use.
+type Module interface {
+	// Name is the global's name: a Lua identifier, unique among the
+	// engine's modules.
+	Name() string
+	// Open builds the module's value in one VM. Its functions find the
+	// running call through run when they are called, never when they are
+	// built.
+	Open(L *lua.LState, run Run) Instance
 }
 
-// Run is the state of the run a VM is executing. The engine owns it; modules
-// read it when a script calls them.
-type Run struct {
-	Ctx      context.Context
-	Request  *protocol.Request
-	Response Response
-	Tenant   *tenant.Config // the running tenant's configuration
-	Svc      *Services      // set once per VM
-
-	// Wait, when set (once per VM, by the engine), is called by a module
-	// just before it blocks on the network (an http call, a session store
-	// round trip); the function it returns is called when the wait is over.
-	// The engine lends the run's CPU share to other runs meanwhile.
-	Wait func() (resume func())
-
-	logged     int            // bytes this run wrote to the log through print and log
-	logFull    bool           // the log budget is used up (and the warning written)
-	logger     *slog.Logger   // Logger's, made on first use
-	logH       *scriptLog     // its handler
-	red        *redactor      // the tenant's, found on first use
-	jsonNull   *lua.LUserData // json.null, one per VM
-	params     *lua.LTable    // request.params, made on first use
-	paramsFull bool           // every parameter copied into params
-	paramsMeta *lua.LTable    // per VM
+// Instance is a module opened in one VM.
+type Instance struct {
+	Value lua.LValue
+	// End, when set, is called after every run on the VM, to drop what the
+	// run left in the instance (caches of request data).
+	End func()
+	// BeforeIterate, when set, is called before pairs or next walks a
+	// table, so a table that fills itself lazily (request.params) can
+	// complete itself first.
+	BeforeIterate func(t *lua.LTable)
 }
 
-// Reset prepares the run state for a new request.
-func (r *Run) Reset(ctx context.Context, req *protocol.Request, cfg *tenant.Config, maxResponse int) {
-	r.Ctx = ctx
-	r.Request = req
-	r.Tenant = cfg
-	r.params = nil
-	r.paramsFull = false
-	r.logged = 0
-	r.logFull = false
-	r.logger, r.logH = nil, nil
-	r.red = nil
-	r.Response.reset(maxResponse)
+// Run is what a module sees of the call running on its VM.
+type Run interface {
+	// Context is the run's: done at its deadline, and carrying the values
+	// of the context the embedder passed to Engine.Run.
+	Context() context.Context
+	// Request is the Call Interactive request being answered.
+	Request() *protocol.Request
+	// Tenant is the running tenant's configuration (never nil): its
+	// limits, http allowlist, env values.
+	Tenant() *tenant.Config
+	// Log writes to the server log for the script, within the run's log
+	// budget, tagged with tenant, script and CallID, with the tenant's
+	// secrets redacted.
+	Log() *ScriptLog
+	// Wait is called just before a module blocks on the network (an http
+	// call, a session store round trip); the function it returns is called
+	// when the wait is over. The engine lends the run's CPU share to other
+	// runs meanwhile.
+	Wait() (resume func())
 }
 
-// blocking marks the start of a network wait; call the result when it ends.
-func (r *Run) blocking() (resume func()) {
-	if r.Wait == nil {
-		return func() {}
+// Func makes a Module from a name and a function building its value.
+func Func(name string, open func(L *lua.LState, run Run) lua.LValue) Module {
+	return funcModule{name, open}
+}
+
+type funcModule struct {
+	name string
+	open func(L *lua.LState, run Run) lua.LValue
+}
+
+func (m funcModule) Name() string { return m.name }
+
+func (m funcModule) Open(L *lua.LState, run Run) Instance {
+	return Instance{Value: m.open(L, run)}
+}
+
+// Reserved are the globals the engine itself defines: a module may not
+// take their names.
+var reserved = map[string]bool{
+	"request": true, "response": true, "require": true, "print": true,
+	"_G": true, "_VERSION": true,
+}
+
+// CheckNames reports a module list an engine cannot open: a name that is
+// not a Lua identifier, a name used twice, or one of the engine's own
+// globals (request, response, require, print) or a library's (string,
+// table, ... as the sandbox defines them: pass them in taken).
+func CheckNames(mods []Module, taken func(name string) bool) error {
+	seen := map[string]bool{}
+	for _, m := range mods {
+		n := m.Name()
+		switch {
+		case !identifier(n):
+			return fmt.Errorf("luaapi: module name %q is not a Lua identifier", n)
+		case reserved[n] || (taken != nil && taken(n)):
+			return fmt.Errorf("luaapi: module name %q is taken by a built-in global", n)
+		case seen[n]:
+			return fmt.Errorf("luaapi: two modules named %q", n)
+		}
+		seen[n] = true
 	}
-	return r.Wait()
+	return nil
 }
 
-// Module is a global a script can use.
-type Module struct {
-	Name string
-	// Open builds the module's value for one VM. It is called once per VM;
-	// functions it returns find the current request through run.
-	Open func(L *lua.LState, run *Run) lua.LValue
-}
-
-var registry = map[string]Module{}
-
-// Register adds a module. It is meant for init functions; registering a name
-// twice is a programming error and panics.
-func Register(m Module) {
-	if _, dup := registry[m.Name]; dup {
-		panic("luaapi: module registered twice: " + m.Name)
+func identifier(s string) bool {
+	if s == "" {
+		return false
 	}
-	registry[m.Name] = m
-}
-
-// Modules returns the registered modules sorted by name.
-func Modules() []Module {
-	out := make([]Module, 0, len(registry))
-	for _, m := range registry {
-		out = append(out, m)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	switch s {
+	case "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+		"local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while":
+		return false
+	}
+	return true
 }
 
 // lockedMeta returns a metatable for a per-VM userdata: reads go to index,
@@ -133,12 +146,18 @@ func lockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
 	return mt
 }
 
+// nullKey is where a VM's json.null lives in its registry (which scripts
+// cannot reach), so that json and session, opened separately, share it.
+const nullKey = "dialua.json.null"
+
 // null returns the VM's json.null: the value that stands for JSON null in
 // decoded arrays, and encodes as null.
-func (r *Run) null(L *lua.LState) lua.LValue {
-	if r.jsonNull == nil {
-		r.jsonNull = L.NewUserData()
-		r.jsonNull.Metatable = lockedMeta(L, L.NewTable(), "json.null")
+func null(L *lua.LState) lua.LValue {
+	if v := L.G.Registry.RawGetString(nullKey); v != lua.LNil {
+		return v
 	}
-	return r.jsonNull
+	ud := L.NewUserData()
+	ud.Metatable = lockedMeta(L, L.NewTable(), "json.null")
+	L.G.Registry.RawSetString(nullKey, ud)
+	return ud
 }

@@ -6,10 +6,6 @@ import (
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
-func init() {
-	Register(Module{Name: "request", Open: openRequest})
-}
-
 // requestFields maps the snake_case shortcuts to the default parameters they
 // read.
 var requestFields = map[string]string{
@@ -28,31 +24,44 @@ var requestFields = map[string]string{
 	"caller_extension_id": protocol.ParamCallerExtensionID,
 }
 
-// openRequest builds `request`: a read-only object whose fields are looked up
+// requestModule is `request`: a read-only object whose fields are looked up
 // in the current run when read, so a run pays only for the fields it uses.
-func openRequest(L *lua.LState, run *Run) lua.LValue {
-	run.paramsMeta = L.NewTable()
-	run.paramsMeta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		return paramIndex(L, run)
-	}))
-	run.paramsMeta.RawSetString("__metatable", lua.LString("read-only"))
-	ud := L.NewUserData()
-	ud.Metatable = lockedMeta(L, L.NewFunction(func(L *lua.LState) int {
-		return requestIndex(L, run)
-	}), "request")
-	return ud
+type requestModule struct{}
+
+func (requestModule) Name() string { return "request" }
+
+// requestState is the module's per-VM state: request.params of the run in
+// progress, made on first use.
+type requestState struct {
+	run        Run
+	meta       *lua.LTable // request.params's metatable, one per VM
+	params     *lua.LTable
+	paramsFull bool // every parameter copied into params
 }
 
-func requestIndex(L *lua.LState, run *Run) int {
+func (requestModule) Open(L *lua.LState, run Run) Instance {
+	st := &requestState{run: run, meta: L.NewTable()}
+	st.meta.RawSetString("__index", L.NewFunction(st.paramIndex))
+	st.meta.RawSetString("__metatable", lua.LString("read-only"))
+	ud := L.NewUserData()
+	ud.Metatable = lockedMeta(L, L.NewFunction(st.index), "request")
+	return Instance{Value: ud, End: st.end, BeforeIterate: st.beforeIterate}
+}
+
+func (st *requestState) end() {
+	st.params, st.paramsFull = nil, false
+}
+
+func (st *requestState) index(L *lua.LState) int {
 	key := L.CheckString(2)
-	req := run.Request
+	req := st.run.Request()
 	switch key {
 	case "params":
-		if run.params == nil {
-			run.params = L.NewTable()
-			run.params.Metatable = run.paramsMeta
+		if st.params == nil {
+			st.params = L.NewTable()
+			st.params.Metatable = st.meta
 		}
-		L.Push(run.params)
+		L.Push(st.params)
 	case "method":
 		L.Push(lua.LString(req.Method))
 	case "path":
@@ -84,12 +93,12 @@ func requestIndex(L *lua.LState, run *Run) int {
 // a POST body value overrides the same name in the query. Values are not
 // stored on read: storing a new key in a gopher-lua table costs several
 // allocations, more than looking the name up again.
-func paramIndex(L *lua.LState, run *Run) int {
+func (st *requestState) paramIndex(L *lua.LState) int {
 	key, ok := L.Get(2).(lua.LString)
-	if !ok || run.paramsFull {
+	if !ok || st.paramsFull {
 		return 0
 	}
-	v, found := run.Request.Get(string(key))
+	v, found := st.run.Request().Get(string(key))
 	if !found {
 		return 0
 	}
@@ -97,14 +106,13 @@ func paramIndex(L *lua.LState, run *Run) int {
 	return 1
 }
 
-// BeforeIterate completes request.params before a script iterates it. The
-// engine calls it from pairs() and next().
-func (r *Run) BeforeIterate(t *lua.LTable) {
-	if t != r.params || r.paramsFull {
+// beforeIterate completes request.params before a script iterates it.
+func (st *requestState) beforeIterate(t *lua.LTable) {
+	if t != st.params || st.paramsFull {
 		return
 	}
-	r.paramsFull = true
-	ps := r.Request.Params
+	st.paramsFull = true
+	ps := st.run.Request().Params
 	seen := make(map[string]struct{}, len(ps))
 	for i := len(ps) - 1; i >= 0; i-- {
 		name := ps[i].Name

@@ -10,10 +10,6 @@ import (
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
-func init() {
-	Register(Module{Name: "response", Open: openResponse})
-}
-
 // Response accumulates the XML of one run's verbs. It writes each verb's
 // element as the script adds it, so building a response allocates nothing
 // beyond the buffer it reuses from run to run.
@@ -62,9 +58,18 @@ var methodNames = map[protocol.Kind]string{
 
 func methodName(k protocol.Kind) string { return methodNames[k] }
 
-// openResponse builds `response`, one per VM, whose methods write into the
-// current run's Response. Every method returns the response, so calls chain.
-func openResponse(L *lua.LState, run *Run) lua.LValue {
+// responseModule is `response`, one per VM, whose methods write into the
+// VM's Response (reset for every run). Every method returns the response, so
+// calls chain.
+type responseModule struct{ r *Response }
+
+func (responseModule) Name() string { return "response" }
+
+func (m responseModule) Open(L *lua.LState, _ Run) Instance {
+	return Instance{Value: openResponse(L, m.r)}
+}
+
+func openResponse(L *lua.LState, resp *Response) lua.LValue {
 	ud := L.NewUserData()
 	methods := L.NewTable()
 	// One argument reader and one verb per VM, reused by every call: a VM
@@ -82,7 +87,7 @@ func openResponse(L *lua.LState, run *Run) lua.LValue {
 			*v = protocol.Verb{Kind: kind}
 			fill(a, v)
 			a.finish()
-			run.Response.add(L, v)
+			resp.add(L, v)
 			L.SetTop(1)
 			return 1
 		}))

@@ -11,11 +11,7 @@ import (
 	"github.com/dialua/dialua/runtime/session"
 )
 
-func init() {
-	Register(Module{Name: "session", Open: openSession})
-}
-
-// openSession builds `session`: state for the current call, keyed by the
+// Session is the module `session` over store: state for the current call, keyed by the
 // tenant and the request's CallID, shared by every request of the call
 // (dial-in, each action, hangup) on every node using the same store.
 //
@@ -28,25 +24,32 @@ func init() {
 // JSON). A failure of the store (Redis unreachable) returns nil and a
 // message, so a script can fall back; a programming mistake (a function as
 // a value, a key that is not a string) is a Lua error.
-func openSession(L *lua.LState, run *Run) lua.LValue {
-	null := run.null(L)
+func Session(store session.Store, ttl time.Duration) Module {
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	return Func("session", func(L *lua.LState, run Run) lua.LValue { return openSession(L, run, store, ttl) })
+}
+
+func openSession(L *lua.LState, run Run, store session.Store, defaultTTL time.Duration) lua.LValue {
+	null := null(L)
 	key := func(L *lua.LState) (session.Key, string, bool) {
 		field := L.CheckString(1)
 		if field == "" || len(field) > session.MaxFieldBytes {
 			L.ArgError(1, "session keys are 1 to 256 bytes")
 		}
-		callID := run.Request.Value(protocol.ParamCallID)
+		callID := run.Request().Value(protocol.ParamCallID)
 		if callID == "" || len(callID) > 128 {
 			L.Push(lua.LNil)
 			L.Push(lua.LString("no CallID in this request: sessions are per call"))
 			return session.Key{}, "", false
 		}
-		if run.Svc.Sessions == nil {
+		if store == nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString("no session store configured"))
 			return session.Key{}, "", false
 		}
-		return session.Key{Tenant: run.Request.Tenant, CallID: callID}, field, true
+		return session.Key{Tenant: run.Request().Tenant, CallID: callID}, field, true
 	}
 	fail := func(L *lua.LState, err error) int {
 		L.Push(lua.LNil)
@@ -54,10 +57,10 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		return 2
 	}
 	ttl := func() time.Duration {
-		if run.Tenant != nil && run.Tenant.Session.TTL > 0 {
-			return time.Duration(run.Tenant.Session.TTL)
+		if t := run.Tenant().Session.TTL; t > 0 {
+			return time.Duration(t)
 		}
-		return run.Svc.SessionTTL
+		return defaultTTL
 	}
 	t := L.NewTable()
 	t.RawSetString("get", L.NewFunction(func(L *lua.LState) int {
@@ -65,8 +68,8 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		if !ok {
 			return 2
 		}
-		resume := run.blocking()
-		v, found, err := run.Svc.Sessions.Get(run.Ctx, k, field)
+		resume := run.Wait()
+		v, found, err := store.Get(run.Context(), k, field)
 		resume()
 		if err != nil {
 			return fail(L, err)
@@ -90,16 +93,16 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		var enc string
 		if L.Get(2) != lua.LNil {
 			var eerr error
-			if enc, eerr = encodeValue(run.Ctx, L.Get(2), null); eerr != nil {
+			if enc, eerr = encodeValue(run.Context(), L.Get(2), null); eerr != nil {
 				L.ArgError(2, eerr.Error())
 			}
 		}
 		var err error
-		resume := run.blocking()
+		resume := run.Wait()
 		if L.Get(2) == lua.LNil {
-			err = run.Svc.Sessions.Delete(run.Ctx, k, field)
+			err = store.Delete(run.Context(), k, field)
 		} else {
-			err = run.Svc.Sessions.Set(run.Ctx, k, field, enc, ttl())
+			err = store.Set(run.Context(), k, field, enc, ttl())
 		}
 		resume()
 		if err != nil {
@@ -114,8 +117,8 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 			return 2
 		}
 		delta := float64(L.OptNumber(2, 1))
-		resume := run.blocking()
-		n, err := run.Svc.Sessions.Incr(run.Ctx, k, field, delta, ttl())
+		resume := run.Wait()
+		n, err := store.Incr(run.Context(), k, field, delta, ttl())
 		resume()
 		if err != nil {
 			return fail(L, err)
@@ -128,8 +131,8 @@ func openSession(L *lua.LState, run *Run) lua.LValue {
 		if !ok {
 			return 2
 		}
-		resume := run.blocking()
-		err := run.Svc.Sessions.Delete(run.Ctx, k, field)
+		resume := run.Wait()
+		err := store.Delete(run.Context(), k, field)
 		resume()
 		if err != nil {
 			return fail(L, err)

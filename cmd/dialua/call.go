@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/ivr"
 	"github.com/dialua/dialua/runtime/server"
 )
@@ -82,7 +82,7 @@ func target(base, scripts string, stderr io.Writer) (string, func(), error) {
 		return "", nil, fmt.Errorf("no --url given and scripts folder %s not found", scripts)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	lb, err := server.StartLoopback(runtime.Options{ScriptsDir: scripts}, log)
+	lb, err := server.StartLoopback(engine.Options{ScriptsDir: scripts}, log)
 	if err != nil {
 		return "", nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/loader"
 	"github.com/dialua/dialua/runtime/tenant"
 )
 
@@ -30,7 +30,7 @@ func check(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua check: %s is not a folder\n", dir)
 		return 2
 	}
-	errs, files, err := runtime.Check(dir)
+	errs, files, err := loader.Check(dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua check: %v\n", err)
 		return 2

@@ -11,6 +11,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 const usage = `dialua hosts Call Interactive scripts written in Lua.
@@ -29,6 +31,9 @@ Run "dialua COMMAND -h" for a command's flags.
 var version = "dev"
 
 func main() {
+	// The sandbox's array limit lives in a gopher-lua package variable: the
+	// program sets it, once, for every Lua state it will run.
+	sandbox.LimitArrays()
 	os.Exit(run(os.Args[1:]))
 }
 

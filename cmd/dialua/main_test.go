@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dialua/dialua/runtime/sandbox"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
+	sandbox.LimitArrays()
 	dir, err := os.MkdirTemp("", "dialua-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkdir temp:", err)

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/sandbox"
 	"github.com/dialua/dialua/runtime/server"
 	"github.com/dialua/dialua/runtime/session"
@@ -62,6 +62,9 @@ func serve(args []string) int {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(*gcPercent)
 	}
+	if *maxMemory > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(*maxMemory)
+	}
 	log, err := newLogger(*logFormat, *logLevel)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
@@ -83,7 +86,7 @@ func serve(args []string) int {
 		return 2
 	}
 	defer store.Close()
-	eng, err := runtime.New(runtime.Options{
+	eng, err := engine.New(engine.Options{
 		TenantsFile:         *tenants,
 		Sessions:            store,
 		SessionTTL:          *sessionTTL,

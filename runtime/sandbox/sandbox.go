@@ -12,7 +12,6 @@ package sandbox
 
 import (
 	"math/rand/v2"
-	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -28,9 +27,13 @@ type Limits struct {
 	RegistryMaxSize int
 }
 
-func (l Limits) withDefaults() Limits {
+// DefaultMaxStringBytes is Limits.MaxStringBytes when not set.
+const DefaultMaxStringBytes = 4 << 20
+
+// WithDefaults fills in the limits left zero.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxStringBytes <= 0 {
-		l.MaxStringBytes = 4 << 20
+		l.MaxStringBytes = DefaultMaxStringBytes
 	}
 	if l.CallStackSize <= 0 {
 		l.CallStackSize = 200
@@ -71,16 +74,28 @@ type VM struct {
 // larger indexes go to the hash part, where # and ipairs do not reach, so a
 // sequence longer than 1,048,575 elements is not one to Lua here
 // (docs/lua-api.md says so).
+//
+// gopher-lua keeps this limit in a package variable, shared by every Lua
+// state in the process, so the sandbox does not set it behind the program's
+// back: the program calls LimitArrays once (cmd/dialua does, in main), and
+// the engine refuses to start until it has (ArraysLimited).
 const MaxArrayIndex = 1 << 20
 
-var setArrayLimit sync.Once
+// LimitArrays sets gopher-lua's process-wide array limit to MaxArrayIndex.
+// Call it from main, before any Lua state of the process runs.
+func LimitArrays() { lua.MaxArrayIndex = MaxArrayIndex }
+
+// ArraysLimited reports whether LimitArrays (or an even lower setting) is in
+// effect.
+func ArraysLimited() bool { return lua.MaxArrayIndex <= MaxArrayIndex }
+
+// Defines reports whether the sandbox's globals have name (a library, a
+// base function), which a module must not replace.
+func (vm *VM) Defines(name string) bool { return vm.Globals.RawGetString(name) != lua.LNil }
 
 // New builds a VM with the allowlisted libraries.
 func New(limits Limits) *VM {
-	// gopher-lua keeps this limit in a package variable; every VM in the
-	// process is a sandbox VM, so it is set once for all of them.
-	setArrayLimit.Do(func() { lua.MaxArrayIndex = MaxArrayIndex })
-	limits = limits.withDefaults()
+	limits = limits.WithDefaults()
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:    true,
 		CallStackSize:   limits.CallStackSize,

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -42,7 +42,7 @@ response:jump("Ctx", "#", 2)
 		"t/unicode.lua":  `response:play_tts{"Bună ziua, 你好 😀", voice = "Ioana"}`,
 		"t/jumpstar.lua": `response:jump("Ctx", "*")`,
 	})
-	s := start(t, dir, runtime.Options{})
+	s := start(t, dir, engine.Options{})
 	sameVerbs(t, s.get("/t/named").verbs(t), []protocol.Verb{
 		{Kind: protocol.SetVar, Name: "SubscriptionCode", Text: "09897987"},
 		{Kind: protocol.Pause, Length: 15},
@@ -116,7 +116,7 @@ func TestBuilderRejectsInvalidArguments(t *testing.T) {
 	for i, c := range bad {
 		files[fmt.Sprintf("t/b%d.lua", i)] = "local _ = 1\n" + c[0] + "\n"
 	}
-	s := start(t, scriptsDir(t, files), runtime.Options{})
+	s := start(t, scriptsDir(t, files), engine.Options{})
 	for i, c := range bad {
 		src, want := c[0], c[1]
 		name := fmt.Sprintf("b%d", i)
@@ -167,7 +167,7 @@ local keys = 0 for k in next, request.params do keys = keys + 1 end
 response:set_var("keys", keys)
 request.params.code = "changed"
 response:set_var("changed", request.params.code)`,
-	}), runtime.Options{})
+	}), engine.Options{})
 
 	q := url.Values{
 		"team": {"billing"}, "subscription_code": {"934924"},
@@ -226,7 +226,7 @@ response:set_var("changed", request.params.code)`,
 }
 
 func TestHTTPEdges(t *testing.T) {
-	s := start(t, scriptsDir(t, map[string]string{"t/a.lua": `response:hangup()`}), runtime.Options{})
+	s := start(t, scriptsDir(t, map[string]string{"t/a.lua": `response:hangup()`}), engine.Options{})
 	if r := s.get("/healthz"); r.status != 200 || r.body != "ok\n" {
 		t.Errorf("healthz: %d %q", r.status, r.body)
 	}

@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -13,7 +13,7 @@ const callAPIID = "3584705175:5205dc5cc5a411e5ab9eb3691b90ea15"
 // TestDemoScripts drives every bundled demo script through each of its paths
 // with the parameters an IVR would send, and compares the verbs.
 func TestDemoScripts(t *testing.T) {
-	s := start(t, "../../scripts", runtime.Options{})
+	s := start(t, "../../scripts", engine.Options{})
 	tts := func(text string) protocol.Verb {
 		return protocol.Verb{Kind: protocol.PlayTTS, Text: text, Voice: "Alice-8KHz"}
 	}
@@ -98,7 +98,7 @@ func TestDemoScripts(t *testing.T) {
 // TestDemoOverPOST sends the support request the way a POST-configured IVR
 // does: static and interactive parameters in the query, defaults in the body.
 func TestDemoOverPOST(t *testing.T) {
-	s := start(t, "../../scripts", runtime.Options{})
+	s := start(t, "../../scripts", engine.Options{})
 	got := s.post("/demo/verify?activationCode=42", url.Values{
 		"CallAPIID": {callAPIID}, "CallID": {"abc"}, "CallStatus": {"ANSWER"},
 	}).verbs(t)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -58,7 +58,7 @@ type testServer struct {
 }
 
 // start runs a real server on a loopback port over scripts in dir.
-func start(t *testing.T, dir string, opts runtime.Options) *testServer {
+func start(t *testing.T, dir string, opts engine.Options) *testServer {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -67,7 +67,7 @@ func start(t *testing.T, dir string, opts runtime.Options) *testServer {
 	if opts.Timeout == 0 {
 		opts.Timeout = 500 * time.Millisecond
 	}
-	eng, err := runtime.New(opts)
+	eng, err := engine.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 )
 
 // within polls cond every 10ms until it holds or d passes, and reports how
@@ -42,7 +42,7 @@ func TestHotSwapEditAddDelete(t *testing.T) {
 
 func testHotSwap(t *testing.T, poll bool) {
 	dir := scriptsDir(t, map[string]string{"t/s.lua": varScript("1")})
-	s := start(t, dir, runtime.Options{Poll: poll})
+	s := start(t, dir, engine.Options{Poll: poll})
 	file := filepath.Join(dir, "t", "s.lua")
 	if _, v := s.version("/t/s"); v != "1" {
 		t.Fatalf("first version: %q", v)
@@ -110,7 +110,7 @@ func TestHotSwapModule(t *testing.T) {
 		"t/lib/data.lua": `return {v = "1"}`,
 		"t/use.lua":      `response:set_var("v", require("data").v)`,
 	})
-	s := start(t, dir, runtime.Options{})
+	s := start(t, dir, engine.Options{})
 	if _, v := s.version("/t/use"); v != "1" {
 		t.Fatalf("first: %q", v)
 	}
@@ -124,7 +124,7 @@ func TestHotSwapModule(t *testing.T) {
 // request is answered 200 with one complete version or another.
 func TestHotSwapUnderLoad(t *testing.T) {
 	dir := scriptsDir(t, map[string]string{"t/s.lua": varScript("v0")})
-	s := start(t, dir, runtime.Options{})
+	s := start(t, dir, engine.Options{})
 	file := filepath.Join(dir, "t", "s.lua")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -178,7 +178,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 func TestNeverCompiledThenFixed(t *testing.T) {
 	for _, poll := range []bool{false, true} {
 		dir := scriptsDir(t, map[string]string{"t/s.lua": "response:set_var(\n"})
-		s := start(t, dir, runtime.Options{Poll: poll})
+		s := start(t, dir, engine.Options{Poll: poll})
 		s.get("/t/s").wantEmptyError(t, 500)
 		s.get("/t/s").wantEmptyError(t, 500)
 		writeFile(t, filepath.Join(dir, "t", "s.lua"), varScript("fixed"))
@@ -191,7 +191,7 @@ func TestNeverCompiledThenFixed(t *testing.T) {
 // TestOversizedScriptRefused: files over 1 MiB are not compiled.
 func TestOversizedScriptRefused(t *testing.T) {
 	big := "local x = 1\n" + strings.Repeat("-- padding padding padding padding padding padding\n", 25000)
-	s := start(t, scriptsDir(t, map[string]string{"t/big.lua": big}), runtime.Options{})
+	s := start(t, scriptsDir(t, map[string]string{"t/big.lua": big}), engine.Options{})
 	s.get("/t/big").wantEmptyError(t, 500)
 	recs := s.logs.records("script failed")
 	if len(recs) != 1 || !strings.Contains(recs[0]["error"].(string), "at most 1048576") {

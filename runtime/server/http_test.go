@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -95,7 +95,7 @@ const put = `local function put(k, v) response:set_var(k, v == nil and "<nil>" o
 
 // httpServer writes scripts and a tenants.yaml into a temp scripts root and
 // starts a server over them.
-func httpServer(t *testing.T, tenants string, scripts map[string]string, opts runtime.Options) *testServer {
+func httpServer(t *testing.T, tenants string, scripts map[string]string, opts engine.Options) *testServer {
 	t.Helper()
 	files := map[string]string{}
 	for k, v := range scripts {
@@ -135,7 +135,7 @@ put("text_status", text.status)
 put("text_json", text.json)
 put("text_body", text.body)
 `,
-	}, runtime.Options{Dev: true, Timeout: 3 * time.Second})
+	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
 	got, _ := s.call(t, "/a/get", b.URL)
 	want := map[string]string{
 		"err": "<nil>", "status": "201", "reply": "yes", "ctype": "application/json",
@@ -163,7 +163,7 @@ put("err", err)
 put("status", resp and resp.status)
 put("body", resp and resp.body)
 `,
-	}, runtime.Options{Dev: true, Timeout: 3 * time.Second})
+	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
 	got, _ := s.call(t, "/a/post", b.URL)
 	if got["err"] != "<nil>" || got["status"] != "200" || got["body"] != "ok" {
 		t.Errorf("script saw %v", got)
@@ -202,7 +202,7 @@ local resp, err = http.request{
 put("err", err)
 put("status", resp and resp.status)
 `,
-	}, runtime.Options{Dev: true, Timeout: 3 * time.Second})
+	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
 	got, _ := s.call(t, "/a/put", b.URL)
 	if got["err"] != "<nil>" || got["status"] != "200" {
 		t.Errorf("script saw %v", got)
@@ -233,7 +233,7 @@ put("err", err)
 put("status", resp and resp.status)
 response:play_tts{"fallback", voice = "v"}
 `,
-	}, runtime.Options{Timeout: 3 * time.Second})
+	}, engine.Options{Timeout: 3 * time.Second})
 	for _, u := range []string{b.URL + "/x", "http://localhost:" + port + "/x"} {
 		got, vs := s.call(t, "/a/call", u)
 		if !strings.Contains(got["err"], "not allowed") || got["status"] != "<nil>" {
@@ -259,7 +259,7 @@ put("err", err)
 put("status", resp and resp.status)
 put("body", resp and resp.body)
 `,
-	}, runtime.Options{Dev: true, Timeout: 3 * time.Second})
+	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
 	for _, u := range []string{b.URL + "/x", strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/y"} {
 		got, _ := s.call(t, "/a/call", u)
 		if got["err"] != "<nil>" || got["status"] != "200" || got["body"] != "ok" {
@@ -281,7 +281,7 @@ local resp, err = http.get(request.params.u)
 put("err", err)
 put("status", resp and resp.status)
 `,
-	}, runtime.Options{Dev: true, Timeout: 3 * time.Second})
+	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
 	for _, u := range []string{
 		"http://api.unlisted.invalid/x",
 		"http://sub.example.com/", // exact entry: no subdomains
@@ -315,7 +315,7 @@ response:hangup()
 local resp, err = http.get(request.params.u .. "/slow?d=2s", {timeout = 0.1})
 put("err", err)
 `,
-	}, runtime.Options{Dev: true, Timeout: 1500 * time.Millisecond})
+	}, engine.Options{Dev: true, Timeout: 1500 * time.Millisecond})
 	t0 := time.Now()
 	got, vs := s.call(t, "/a/call", b.URL)
 	d := time.Since(t0)
@@ -352,7 +352,7 @@ func TestScriptHTTPRunDeadlineCapsCall(t *testing.T) {
 local resp, err = http.get(request.params.u .. "/slow?d=3s")
 put("err", err)
 `,
-	}, runtime.Options{Dev: true, Timeout: 400 * time.Millisecond})
+	}, engine.Options{Dev: true, Timeout: 400 * time.Millisecond})
 	t0 := time.Now()
 	r := s.get("/a/call?u=" + url.QueryEscape(b.URL))
 	d := time.Since(t0)
@@ -374,7 +374,7 @@ local resp, err = http.get(request.params.u)
 put("err", err)
 put("len", resp and #resp.body)
 `,
-	}, runtime.Options{Dev: true, Timeout: 3 * time.Second})
+	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
 	got, _ := s.call(t, "/a/call", b.URL+"/big")
 	if !strings.Contains(got["err"], "larger than 1000") || got["len"] != "<nil>" {
 		t.Errorf("2000-byte body: script saw %v", got)
@@ -400,7 +400,7 @@ tenants:
   a: {http: {allow: [%q, "api.example.com"], timeout: 2s}}
   b: {http: {timeout: 2s}}
 `, b.hostport())
-	s := httpServer(t, tenants, map[string]string{"a/call.lua": script, "b/call.lua": script}, runtime.Options{Timeout: 3 * time.Second})
+	s := httpServer(t, tenants, map[string]string{"a/call.lua": script, "b/call.lua": script}, engine.Options{Timeout: 3 * time.Second})
 
 	// Tenant a passes its allowlist and is stopped only at the address check
 	// (loopback without dev mode); tenant b is stopped by its own, empty,
@@ -427,7 +427,7 @@ for i = 1, 2 do
   put("err" .. i, err)
 end
 `
-	dev := start(t, scriptsDir(t, map[string]string{"a/two.lua": twice, "b/two.lua": twice}), runtime.Options{Dev: true, Timeout: 3 * time.Second})
+	dev := start(t, scriptsDir(t, map[string]string{"a/two.lua": twice, "b/two.lua": twice}), engine.Options{Dev: true, Timeout: 3 * time.Second})
 	for _, tn := range []string{"a", "b"} {
 		got, _ := dev.call(t, "/"+tn+"/two", b.URL+"/"+tn)
 		if got["err1"] != "<nil>" || got["err2"] != "<nil>" {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 )
 
 // slowScript compiles in a noticeable time (thousands of distinct
@@ -38,7 +38,7 @@ func compiled(ts *testServer, tenant, script string) int {
 // Concurrent first requests for one script share one compile.
 func TestConcurrentFirstRequestsCompileOnce(t *testing.T) {
 	dir := scriptsDir(t, map[string]string{"acme/slow.lua": slowScript(6000)})
-	ts := start(t, dir, runtime.Options{Timeout: 5 * time.Second})
+	ts := start(t, dir, engine.Options{Timeout: 5 * time.Second})
 	const n = 16
 	var wg sync.WaitGroup
 	got := make([]answer, n)
@@ -90,7 +90,7 @@ func TestCacheTenantShare(t *testing.T) {
 		files[fmt.Sprintf("hog/big%d.lua", i)] = bigScript(40000, fmt.Sprint(i)) // about 0.5 MB compiled
 	}
 	dir := scriptsDir(t, files)
-	ts := start(t, dir, runtime.Options{MaxTenantCacheBytes: 2 << 20, MaxCacheBytes: 4 << 20})
+	ts := start(t, dir, engine.Options{MaxTenantCacheBytes: 2 << 20, MaxCacheBytes: 4 << 20})
 	for i := range 3 {
 		ts.get(fmt.Sprintf("/quiet/s%d", i)).verbs(t)
 	}
@@ -134,7 +134,7 @@ func TestHardLinkRefused(t *testing.T) {
 		"thief/lib/util.lua":    "return {v = 'fine'}\n",
 		"thief/uses.lua":        "response:set_var('k', require('stolen').key)\n",
 	})
-	ts := start(t, dir, runtime.Options{})
+	ts := start(t, dir, engine.Options{})
 	// A normal single-link file and module work.
 	if v := vars(ts.get("/thief/ok").verbs(t)); v["ok"] != "fine" {
 		t.Fatalf("single-link script and module: %v", v)
@@ -183,7 +183,7 @@ func TestUnreadableScriptIsAnError(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "acme/locked.lua"), 0); err != nil {
 		t.Fatal(err)
 	}
-	ts := start(t, dir, runtime.Options{})
+	ts := start(t, dir, engine.Options{})
 	ts.get("/acme/locked").wantEmptyError(t, 500)
 	failed := ts.logs.records("script failed")
 	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["error"]), "cannot read the file") {
@@ -201,7 +201,7 @@ func TestCompileLimitRefused(t *testing.T) {
 	}
 	b.WriteString("}\n")
 	dir := scriptsDir(t, map[string]string{"acme/huge.lua": b.String(), "acme/ok.lua": "response:set_var('ok', '1')\n"})
-	ts := start(t, dir, runtime.Options{})
+	ts := start(t, dir, engine.Options{})
 	start := time.Now()
 	ts.get("/acme/huge").wantEmptyError(t, 500)
 	if took := time.Since(start); took > 3*time.Second {

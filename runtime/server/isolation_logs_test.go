@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dialua/dialua/luaapi"
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 )
 
 // linesOf returns the raw JSON log lines of tenant's runs: a top-level
@@ -79,7 +79,7 @@ func TestLogBudgetCountsWhatIsWritten(t *testing.T) {
 	for name, src := range floods {
 		files[name+"/x.lua"] = src + "\nresponse:hangup()"
 	}
-	s := start(t, scriptsDir(t, files), runtime.Options{Timeout: 5 * time.Second})
+	s := start(t, scriptsDir(t, files), engine.Options{Timeout: 5 * time.Second})
 	for name := range floods {
 		t.Run(name, func(t *testing.T) {
 			s.get("/" + name + "/x?CallID=" + url.QueryEscape(strings.Repeat("\x01", 200))).verbs(t)
@@ -113,7 +113,7 @@ func TestScriptFieldsCannotForgeReservedKeys(t *testing.T) {
 log.info("hello", {tenant = "other", level = "ERROR", call_id = "forged", msg = "forged",
   time = "forged", script = "forged", fields = "forged", source = "forged", [""] = "empty"})
 print("forged print")`,
-	}), runtime.Options{})
+	}), engine.Options{})
 	s.get("/a/x?CallID=real1").verbs(t)
 	lines := s.logs.linesOf("a")
 	if len(lines) != 2 {
@@ -165,7 +165,7 @@ func TestRequestValuesAreBoundedInTheLog(t *testing.T) {
 	s := start(t, scriptsDir(t, map[string]string{
 		"a/fail.lua":  `log.info("before") error("boom")`,
 		"a/where.lua": `error(string.rep("w", 10000) .. ".lua:1: boom", 0)`,
-	}), runtime.Options{})
+	}), engine.Options{})
 	id := strings.Repeat("c", 15000)
 	s.post("/a/fail", url.Values{"CallID": {id}}).wantEmptyError(t, 500)
 	s.post("/a/where", url.Values{"CallID": {id}}).wantEmptyError(t, 500)
@@ -217,7 +217,7 @@ tenants:
   a:
     env: {SECRET: "p@ss \"w\u00f6rd\"\\/+&=\n\t\x01x"}
 `,
-	}), runtime.Options{})
+	}), engine.Options{})
 	s.get("/a/x").verbs(t)
 	lines := s.logs.linesOf("a")
 	if len(lines) != 11 {
@@ -272,7 +272,7 @@ response:set_var("err", tostring(err))
 local ok, err2 = session.set("k", t)
 response:set_var("serr", tostring(err2))`,
 		"a/ok.lua": `response:hangup()`,
-	}), runtime.Options{Timeout: 3 * time.Second})
+	}), engine.Options{Timeout: 3 * time.Second})
 	begin := time.Now()
 	got := vars(s.get("/a/enc").verbs(t))
 	if d := time.Since(begin); d > time.Second {

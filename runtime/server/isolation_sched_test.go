@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -80,7 +80,7 @@ func TestIsolationLoopingTenant(t *testing.T) {
 		"calm/ivr.lua":     calmScript,
 		"attacker/ivr.lua": `while true do end`,
 	})
-	s := start(t, dir, runtime.Options{Timeout: time.Second, VMs: 8})
+	s := start(t, dir, engine.Options{Timeout: time.Second, VMs: 8})
 	if bad, _ := calmCalls(t, s, "/calm/ivr", 5); len(bad) > 0 {
 		t.Fatalf("baseline: %v", bad)
 	}
@@ -124,7 +124,7 @@ func TestIsolationSlowBackendTenant(t *testing.T) {
 		"attacker/ivr.lua": `http.get("` + backend.URL + `/slow") response:hangup()`,
 		"tenants.yaml":     "tenants:\n  attacker:\n    http:\n      allow: [\"" + host + "\"]\n      timeout: 5s\n",
 	})
-	s := start(t, dir, runtime.Options{Timeout: time.Second, VMs: 8, Dev: true})
+	s := start(t, dir, engine.Options{Timeout: time.Second, VMs: 8, Dev: true})
 	stop := make(chan struct{})
 	_, wait := attack(s, "/attacker/ivr", 24, stop)
 	time.Sleep(300 * time.Millisecond)
@@ -145,7 +145,7 @@ func TestTenantShareQueues(t *testing.T) {
 	dir := scriptsDir(t, map[string]string{
 		"a/busy.lua": `local t0 = os.clock() while os.clock() - t0 < 0.05 do end response:hangup()`,
 	})
-	s := start(t, dir, runtime.Options{Timeout: 3 * time.Second, VMs: 8, TenantVMs: 2})
+	s := start(t, dir, engine.Options{Timeout: 3 * time.Second, VMs: 8, TenantVMs: 2})
 	var wg sync.WaitGroup
 	codes := make([]int, 6)
 	begin := time.Now()
@@ -181,7 +181,7 @@ func TestTailCallBomb(t *testing.T) {
 		"a/pbomb.lua":  `local function f() return f() end pcall(f) response:hangup()`,
 		"a/values.lua": "local function f(n) if n == 0 then return 1, 2, 3 end return f(n - 1) end\n" + `local a, b, c = f(50) response:set_var("v", a .. b .. c)`,
 	})
-	s := start(t, dir, runtime.Options{Timeout: time.Second})
+	s := start(t, dir, engine.Options{Timeout: time.Second})
 	for _, path := range []string{"/a/bomb", "/a/pbomb"} {
 		begin := time.Now()
 		r := s.get(path)
@@ -214,7 +214,7 @@ func TestErrorLocationFromVM(t *testing.T) {
 		"a/deep.lua":  "local function f() return 1 + f() end\nf()",
 		"a/index.lua": "local t = nil\nlocal y = t.field",
 	})
-	s := start(t, dir, runtime.Options{})
+	s := start(t, dir, engine.Options{})
 	seen := 0
 	for path, want := range map[string][2]string{
 		"/a/forge": {"a/forge.lua:2", "victim/ivr.lua:3: boom"},
@@ -244,7 +244,7 @@ func TestErrorLocationFromVM(t *testing.T) {
 // A caller's cancelled context stops the run, as its deadline would.
 func TestRunHonoursCallerContext(t *testing.T) {
 	dir := scriptsDir(t, map[string]string{"a/loop.lua": `while true do end`})
-	eng, err := runtime.New(runtime.Options{ScriptsDir: dir, Timeout: 5 * time.Second})
+	eng, err := engine.New(engine.Options{ScriptsDir: dir, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestMemoryStopsOnlyTheHolder(t *testing.T) {
 		"hog/ivr.lua":  `local t = {} for i = 1, 1e5 do t[i] = string.rep("x", 1e6) .. i end`,
 		"calm/ivr.lua": `local x, t0 = 0, os.clock() while os.clock() - t0 < 1.5 do x = x + 1 end response:hangup()`,
 	})
-	s := start(t, dir, runtime.Options{Timeout: 20 * time.Second, MaxMemory: 96 << 20, MaxRunMemory: -1})
+	s := start(t, dir, engine.Options{Timeout: 20 * time.Second, MaxMemory: 96 << 20, MaxRunMemory: -1})
 	calm := make(chan int, 1)
 	go func() {
 		resp, err := client.Get(s.base + "/calm/ivr")
@@ -296,7 +296,7 @@ func TestRunMemoryLimit(t *testing.T) {
 		"a/strings.lua": `local t = {} for i = 1, 1e4 do t[i] = string.rep("y", 1e5) .. i end`,
 		"a/small.lua":   `local t = {} for i = 1, 1e5 do t[i] = i end for i = 1, 2e5 do t[i % 100 + 1] = i end response:set_var("n", tostring(#t))`,
 	})
-	s := start(t, dir, runtime.Options{Timeout: 20 * time.Second, MaxMemory: -1, MaxRunMemory: 16 << 20})
+	s := start(t, dir, engine.Options{Timeout: 20 * time.Second, MaxMemory: -1, MaxRunMemory: 16 << 20})
 	for _, path := range []string{"/a/tables", "/a/hash", "/a/strings"} {
 		s.get(path).wantEmptyError(t, 500)
 	}

@@ -6,7 +6,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 )
 
 // Loopback is a dialua server on a free 127.0.0.1 port, for running calls
@@ -14,13 +14,13 @@ import (
 type Loopback struct {
 	URL string // http://127.0.0.1:PORT
 	srv *Server
-	eng *runtime.Engine
+	eng *engine.Engine
 }
 
 // StartLoopback serves the scripts folder on a free loopback port.
-func StartLoopback(opts runtime.Options, log *slog.Logger) (*Loopback, error) {
+func StartLoopback(opts engine.Options, log *slog.Logger) (*Loopback, error) {
 	opts.Logger = log
-	eng, err := runtime.New(opts)
+	eng, err := engine.New(opts)
 	if err != nil {
 		return nil, err
 	}

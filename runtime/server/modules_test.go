@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 )
 
 const sessionScript = `
@@ -52,7 +52,7 @@ func callParams(op, callID string) string {
 }
 
 // testSessions runs the same checks against whatever store opts holds.
-func testSessions(t *testing.T, opts runtime.Options) {
+func testSessions(t *testing.T, opts engine.Options) {
 	dir := scriptsDir(t, map[string]string{
 		"a/s.lua":      sessionScript,
 		"b/s.lua":      sessionScript,
@@ -90,7 +90,7 @@ func testSessions(t *testing.T, opts runtime.Options) {
 	}
 }
 
-func TestSessionsInMemory(t *testing.T) { testSessions(t, runtime.Options{}) }
+func TestSessionsInMemory(t *testing.T) { testSessions(t, engine.Options{}) }
 
 func TestSessionValuesAndTTL(t *testing.T) {
 	dir := scriptsDir(t, map[string]string{
@@ -104,7 +104,7 @@ tenants:
     session: {ttl: 300ms}
 `,
 	})
-	s := start(t, dir, runtime.Options{})
+	s := start(t, dir, engine.Options{})
 	s.get("/a/set?CallID=c").verbs(t)
 	if got := vars(s.get("/a/get?CallID=c").verbs(t)); got["k"] != "v" {
 		t.Fatalf("before expiry: %v", got)
@@ -139,7 +139,7 @@ r, err = json.decode('{"a": }') put("bad", err)
 r, err = json.decode('') put("empty_in", err)
 r, err = json.decode('[1] [2]') put("trailing", err)
 put("top_null", json.decode("null") == nil)
-`}), runtime.Options{})
+`}), engine.Options{})
 	got := vars(s.get("/t/j").verbs(t))
 	want := map[string]string{
 		"obj": `{"n":3,"name":"Ann","ok":true}`, "arr": `[1,"two",null,false]`, "empty": `{}`,
@@ -175,7 +175,7 @@ tenants:
   b: {}
 `,
 	})
-	s := start(t, dir, runtime.Options{})
+	s := start(t, dir, engine.Options{})
 	got := vars(s.get("/a/x?CallID=c42").verbs(t))
 	if got["key"] != "sk-live-123456" || got["missing"] != "nil" {
 		t.Errorf("tenant a env: %v", got)
@@ -220,7 +220,7 @@ tenants:
     env: {V: "one"}
 `,
 	})
-	s := start(t, dir, runtime.Options{Timeout: 5 * time.Second})
+	s := start(t, dir, engine.Options{Timeout: 5 * time.Second})
 	begin := time.Now()
 	s.get("/a/loop").wantEmptyError(t, 500)
 	if d := time.Since(begin); d > 2*time.Second {
@@ -274,7 +274,7 @@ tenants:
 
 func TestBrokenTenantsFileStopsStartup(t *testing.T) {
 	dir := scriptsDir(t, map[string]string{"tenants.yaml": "tenants: [1, 2]\n"})
-	if _, err := runtime.New(runtime.Options{ScriptsDir: dir}); err == nil || !strings.Contains(err.Error(), "tenants.yaml") {
+	if _, err := engine.New(engine.Options{ScriptsDir: dir}); err == nil || !strings.Contains(err.Error(), "tenants.yaml") {
 		t.Errorf("New with a broken tenants file: %v", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/session"
 )
 
@@ -33,7 +33,7 @@ while true do
 end`,
 		"evil/once.lua":    victimScript,
 		"victim/count.lua": victimScript,
-	}), runtime.Options{Sessions: redisStore(t, r), Timeout: 200 * time.Millisecond})
+	}), engine.Options{Sessions: redisStore(t, r), Timeout: 200 * time.Millisecond})
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -96,7 +96,7 @@ local big = string.rep("x", 20000)
 local ok, err = session.set("big", big)
 response:set_var("r", ok and "ok" or err)`,
 		"victim/count.lua": victimScript,
-	}), runtime.Options{Sessions: store, Timeout: 2 * time.Second})
+	}), engine.Options{Sessions: store, Timeout: 2 * time.Second})
 	var last string
 	for i := 0; i < 10; i++ {
 		last = vars(s.get("/evil/fill?CallID=c" + strconv.Itoa(i)).verbs(t))["r"]

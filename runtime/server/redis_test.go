@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/session"
 )
 
@@ -86,7 +86,7 @@ func redisStore(t *testing.T, r *redisServer) *session.Redis {
 
 func TestSessionsInRedis(t *testing.T) {
 	r := startRedis(t)
-	testSessions(t, runtime.Options{Sessions: redisStore(t, r)})
+	testSessions(t, engine.Options{Sessions: redisStore(t, r)})
 }
 
 // TestTwoNodesShareOneRedis: a call's first request lands on one dialua
@@ -101,8 +101,8 @@ assert(session.set("seen", seen .. request.params.node))
 response:set_var("step", n)
 response:set_var("seen", seen .. request.params.node)`,
 	})
-	nodeA := start(t, dir, runtime.Options{Sessions: redisStore(t, r)})
-	nodeB := start(t, dir, runtime.Options{Sessions: redisStore(t, r)})
+	nodeA := start(t, dir, engine.Options{Sessions: redisStore(t, r)})
+	nodeB := start(t, dir, engine.Options{Sessions: redisStore(t, r)})
 	for i, node := range []*testServer{nodeA, nodeB, nodeA, nodeB} {
 		name := string(rune('A' + i%2))
 		got := vars(node.get("/a/step?CallID=shared-call&node=" + name).verbs(t))
@@ -125,7 +125,7 @@ if err then
 else
   response:set_var("n", n)
 end`,
-	}), runtime.Options{Sessions: redisStore(t, r), Timeout: 3 * time.Second})
+	}), engine.Options{Sessions: redisStore(t, r), Timeout: 3 * time.Second})
 	if got := vars(s.get("/a/count?CallID=c").verbs(t)); got["n"] != "1" {
 		t.Fatalf("with Redis up: %v", got)
 	}
@@ -156,7 +156,7 @@ func TestHungRedisFailsFast(t *testing.T) {
 		"a/count.lua": `
 local n, err = session.incr("n")
 response:set_var("r", n and tostring(n) or ("fallback: " .. err))`,
-	}), runtime.Options{Sessions: redisStore(t, r), Timeout: 2 * time.Second})
+	}), engine.Options{Sessions: redisStore(t, r), Timeout: 2 * time.Second})
 	if got := vars(s.get("/a/count?CallID=h").verbs(t)); got["r"] != "1" {
 		t.Fatalf("before: %v", got)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -30,7 +30,7 @@ func TestPathSafety(t *testing.T) {
 	must(t, os.Symlink(filepath.Join(dir, "other"), filepath.Join(dir, "acme", "otherdir")))
 	must(t, os.Symlink(filepath.Join(dir, "acme", "ok.lua"), filepath.Join(dir, "acme", "alias.lua")))
 	must(t, os.Symlink("/etc", filepath.Join(dir, "acme", "etc")))
-	s := start(t, dir, runtime.Options{})
+	s := start(t, dir, engine.Options{})
 
 	cases := []struct {
 		path   string
@@ -106,7 +106,7 @@ response:set_var("os_time", type(os.time()))
 response:set_var("os_date", type(os.date("%Y")))
 response:set_var("os_clock", type(os.clock()))
 `)
-	s := start(t, scriptsDir(t, map[string]string{"t/probe.lua": src.String()}), runtime.Options{})
+	s := start(t, scriptsDir(t, map[string]string{"t/probe.lua": src.String()}), engine.Options{})
 	got := vars(s.get("/t/probe").verbs(t))
 	for _, n := range names {
 		if v := got[strings.ReplaceAll(n, ".", "_")]; v != "nil" {
@@ -175,7 +175,7 @@ local n = 0 for k in pairs(_G) do n = n + 1 end
 response:set_var("globals", n)
 response:hangup()
 `
-	s := start(t, scriptsDir(t, map[string]string{"a/hostile.lua": hostile, "b/victim.lua": victim}), runtime.Options{VMs: 1})
+	s := start(t, scriptsDir(t, map[string]string{"a/hostile.lua": hostile, "b/victim.lua": victim}), engine.Options{VMs: 1})
 	got := vars(s.get("/a/hostile").verbs(t))
 	// Only math.randomseed (which lasts for the run) and the assignment to
 	// the run's own global tostring are allowed.
@@ -199,7 +199,7 @@ func TestRandomSeedDoesNotCarryOver(t *testing.T) {
 	s := start(t, scriptsDir(t, map[string]string{
 		"a/seed.lua": `math.randomseed(42) response:set_var("r", math.random(1, 1e9))`,
 		"b/draw.lua": `response:set_var("r", math.random(1, 1e9))`,
-	}), runtime.Options{VMs: 1})
+	}), engine.Options{VMs: 1})
 	seeded := vars(s.get("/a/seed").verbs(t))["r"]
 	if again := vars(s.get("/a/seed").verbs(t))["r"]; again != seeded {
 		t.Fatalf("randomseed is not deterministic within a run: %s vs %s", seeded, again)
@@ -249,7 +249,7 @@ func TestResourceBombs(t *testing.T) {
 	for name, src := range bombs {
 		files["t/"+name+".lua"] = src
 	}
-	s := start(t, scriptsDir(t, files), runtime.Options{Timeout: 300 * time.Millisecond, VMs: 2})
+	s := start(t, scriptsDir(t, files), engine.Options{Timeout: 300 * time.Millisecond, VMs: 2})
 	for name := range bombs {
 		t.Run(name, func(t *testing.T) {
 			begin := time.Now()
@@ -279,7 +279,7 @@ func TestScriptErrorsAreLogged(t *testing.T) {
 		"acme/slow.lua":   "local n = 0\nwhile true do n = n + 1 end\n",
 		"acme/syntax.lua": "response:hangup(\n",
 		"acme/raise.lua":  `error("custom failure")`,
-	}), runtime.Options{Timeout: 200 * time.Millisecond})
+	}), engine.Options{Timeout: 200 * time.Millisecond})
 	s.get("/acme/fails?CallID=c1").wantEmptyError(t, 500)
 	s.get("/acme/slow").wantEmptyError(t, 500)
 	s.get("/acme/syntax").wantEmptyError(t, 500)
@@ -329,7 +329,7 @@ response:set_var("rate", require("deep.rates").gold)
 		"a/escape.lua":     `require("../b/lib/secret")`,
 		"a/escape2.lua":    `require("..b.lib.secret")`,
 		"b/lib/secret.lua": `return "b's secret"`,
-	}), runtime.Options{VMs: 1})
+	}), engine.Options{VMs: 1})
 	for i := 0; i < 2; i++ {
 		got := vars(s.get("/a/use").verbs(t))
 		// A module runs once per run: its state starts over on every request.
@@ -358,7 +358,7 @@ func TestMemoryWatchdog(t *testing.T) {
 	s := start(t, scriptsDir(t, map[string]string{
 		"t/hog.lua": `local t = {} for i = 1, 1e5 do t[i] = string.rep("x", 1e6) .. i end`,
 		"t/ok.lua":  `response:hangup()`,
-	}), runtime.Options{Timeout: 20 * time.Second, MaxMemory: 96 << 20})
+	}), engine.Options{Timeout: 20 * time.Second, MaxMemory: 96 << 20})
 	begin := time.Now()
 	s.get("/t/hog").wantEmptyError(t, 500)
 	if d := time.Since(begin); d > 10*time.Second {

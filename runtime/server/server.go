@@ -15,13 +15,13 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
 // Config tunes the server. Zero values take the defaults noted.
 type Config struct {
-	Engine *runtime.Engine // required
+	Engine *engine.Engine // required
 	Logger *slog.Logger    // required
 
 	ReadTimeout    time.Duration // whole request read; default 5s
@@ -35,7 +35,7 @@ type Config struct {
 type Server struct {
 	cfg  Config
 	fs   *fasthttp.Server
-	eng  *runtime.Engine
+	eng  *engine.Engine
 	log  *slog.Logger
 	bufs sync.Pool
 }
@@ -204,7 +204,7 @@ func (ex *exchange) fill(ctx *fasthttp.RequestCtx, path []byte, post bool) bool 
 		method = fasthttp.MethodPost
 	}
 	ex.req = protocol.Request{Method: method, Path: p, Tenant: tenant, Script: script, Params: ex.params}
-	return runtime.ValidScriptPath(tenant, script)
+	return engine.ValidScriptPath(tenant, script)
 }
 
 func (ex *exchange) add(k, v []byte) {
@@ -218,16 +218,16 @@ func (ex *exchange) add(k, v []byte) {
 // fail answers a failed run. Every error reply carries an empty <Response>,
 // so an IVR that reads the body despite the status simply carries on.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, req *protocol.Request, err error) {
-	var se *runtime.ScriptError
+	var se *engine.ScriptError
 	switch {
-	case errors.Is(err, runtime.ErrBadPath):
+	case errors.Is(err, engine.ErrBadPath):
 		reply(ctx, fasthttp.StatusBadRequest, protocol.Empty)
-	case errors.Is(err, runtime.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		reply(ctx, fasthttp.StatusNotFound, protocol.Empty)
-	case errors.Is(err, runtime.ErrTenantBusy):
+	case errors.Is(err, engine.ErrTenantBusy):
 		s.log.Warn("tenant at its concurrency limit", "tenant", req.Tenant, "script", req.Script)
 		reply(ctx, fasthttp.StatusServiceUnavailable, protocol.Empty)
-	case errors.Is(err, runtime.ErrBusy):
+	case errors.Is(err, engine.ErrBusy):
 		s.log.Warn("no VM free before the deadline", "tenant", req.Tenant, "script", req.Script)
 		reply(ctx, fasthttp.StatusServiceUnavailable, protocol.Empty)
 	case errors.As(err, &se):

@@ -13,7 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/dialua/dialua/runtime"
+	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -88,7 +88,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	eng, err := runtime.New(runtime.Options{ScriptsDir: dir, Logger: log, Timeout: 2 * time.Second, VMs: 2})
+	eng, err := engine.New(engine.Options{ScriptsDir: dir, Logger: log, Timeout: 2 * time.Second, VMs: 2})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package runtime
+package loader
 
 import (
 	"errors"
@@ -16,23 +16,20 @@ var (
 	ErrBadPath = errors.New("malformed script path")
 	// ErrNotFound: no script file for that path.
 	ErrNotFound = errors.New("no such script")
-	// ErrBusy: no VM became free before the run's deadline.
-	ErrBusy = errors.New("all VMs busy")
-	// ErrTenantBusy: the tenant already has its maximum of runs in flight.
-	ErrTenantBusy = errors.New("tenant at its limit of concurrent runs")
 )
 
 // ErrorKind says how a run failed.
 type ErrorKind string
 
 const (
-	KindCompile ErrorKind = "compile" // the script (or a module) does not compile
+	KindCompile ErrorKind = "compile" // the script (or a module) does not compile, or cannot be read
 	KindRuntime ErrorKind = "runtime" // the script raised an error
 	KindTimeout ErrorKind = "timeout" // the script ran past its deadline
-	KindMemory  ErrorKind = "memory"  // stopped because the server's heap passed its limit
+	KindMemory  ErrorKind = "memory"  // stopped for the memory it held
 )
 
-// ScriptError is a failure inside a script: what an operator needs to find it.
+// ScriptError is a failure inside a script: what an operator needs to find
+// it. The loader makes the compile errors; the engine the others.
 type ScriptError struct {
 	Kind      ErrorKind
 	Tenant    string

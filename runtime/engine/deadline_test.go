@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 func TestDerivedContextsAcrossRuns(t *testing.T) {
 	d := newRunDeadline()
 	for i := 0; i < 2000; i++ {
-		d.start(time.Now().Add(time.Hour))
+		d.start(context.Background(), time.Now().Add(time.Hour))
 		child, cancel := context.WithTimeout(d, time.Hour)
 		if i%2 == 0 {
 			// Fired from elsewhere, as the timer and the watchdog do.
@@ -24,7 +24,7 @@ func TestDerivedContextsAcrossRuns(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d.fire("memory")
+				d.fire(StopMemory)
 			}()
 			wg.Wait()
 			<-child.Done()
@@ -34,7 +34,7 @@ func TestDerivedContextsAcrossRuns(t *testing.T) {
 		} else {
 			// Fired and reset at once: the derived context learns of it
 			// only afterwards.
-			d.fire("deadline")
+			d.fire(StopDeadline)
 		}
 		d.stop()
 		cancel()
@@ -47,7 +47,7 @@ func TestDerivedContextsAcrossRuns(t *testing.T) {
 // reset for the next run, which is the race above.
 func TestDerivedContextsStartNoWatchers(t *testing.T) {
 	d := newRunDeadline()
-	d.start(time.Now().Add(time.Hour))
+	d.start(context.Background(), time.Now().Add(time.Hour))
 	before := goruntime.NumGoroutine()
 	var cancels []context.CancelFunc
 	for i := 0; i < 100; i++ {

@@ -1,6 +1,7 @@
-package runtime
+package loader
 
 import (
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -18,10 +19,11 @@ const settle = 30 * time.Millisecond
 // maxDefer bounds how long a file that keeps changing can put off its reload.
 const maxDefer = 300 * time.Millisecond
 
-// watcher turns file-system events in watched folders into store refreshes.
+// watcher turns file-system events in watched folders into calls of the
+// loader's changed function.
 type watcher struct {
-	s  *store
-	fw *fsnotify.Watcher
+	log *slog.Logger
+	fw  *fsnotify.Watcher
 
 	mu      sync.Mutex
 	dirs    map[string]bool      // folders watched, or that failed to be
@@ -29,14 +31,15 @@ type watcher struct {
 	armed   bool                 // timer is set to flush pending
 	timer   *time.Timer
 	done    chan struct{}
+	changed func(name string) // the loader's; set by the first add
 }
 
-func newWatcher(s *store) (*watcher, error) {
+func newWatcher(log *slog.Logger) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{s: s, fw: fw, dirs: map[string]bool{}, pending: map[string]time.Time{}, done: make(chan struct{})}
+	w := &watcher{log: log, fw: fw, dirs: map[string]bool{}, pending: map[string]time.Time{}, done: make(chan struct{})}
 	w.timer = time.AfterFunc(time.Hour, w.flush)
 	w.timer.Stop()
 	go w.loop()
@@ -44,10 +47,14 @@ func newWatcher(s *store) (*watcher, error) {
 }
 
 // add watches folders (empty names are skipped) and reports whether all of
-// them are watched.
-func (w *watcher) add(dirs ...string) bool {
+// them are watched. A folder that cannot be watched (the inotify watch limit,
+// permissions) is logged once; its files are polled instead.
+func (w *watcher) add(changed func(string), dirs ...string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.changed == nil {
+		w.changed = changed
+	}
 	ok := true
 	for _, d := range dirs {
 		if d == "" || d == "." {
@@ -55,7 +62,11 @@ func (w *watcher) add(dirs ...string) bool {
 		}
 		watched, seen := w.dirs[d]
 		if !seen {
-			watched = w.fw.Add(d) == nil
+			err := w.fw.Add(d)
+			if err != nil {
+				w.log.Warn("cannot watch a scripts folder; its files are re-checked on request instead", "dir", d, "err", err)
+			}
+			watched = err == nil
 			w.dirs[d] = watched
 		}
 		ok = ok && watched
@@ -85,8 +96,8 @@ func (w *watcher) loop() {
 			}
 			// An overflow means events were lost: forget everything and
 			// let requests reload what they need.
-			w.s.log.Warn("file watcher lost events; dropping the script cache", "err", err)
-			w.s.dropAll()
+			w.log.Warn("file watcher lost events; dropping the script cache", "err", err)
+			w.notify("")
 		case <-w.done:
 			return
 		}
@@ -108,9 +119,7 @@ func (w *watcher) flush() {
 			again[p] = first
 			continue
 		}
-		for _, e := range w.s.affected(p) {
-			w.s.refresh(e)
-		}
+		w.notify(p)
 	}
 	if len(again) > 0 {
 		w.mu.Lock()
@@ -124,6 +133,15 @@ func (w *watcher) flush() {
 			w.timer.Reset(settle)
 		}
 		w.mu.Unlock()
+	}
+}
+
+func (w *watcher) notify(name string) {
+	w.mu.Lock()
+	fn := w.changed
+	w.mu.Unlock()
+	if fn != nil {
+		fn(name)
 	}
 }
 

@@ -1,17 +1,12 @@
-package runtime
+package loader
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -24,27 +19,16 @@ import (
 type Script struct {
 	Proto   *lua.FunctionProto
 	Chunk   string // tenant/path.lua, the name errors carry
-	modTime time.Time
-	size    int64
+	version Version
 	bytes   int64 // estimated memory, see protoBytes
 }
 
 // failure is a file version that is not served, remembered so it is tried
 // again only once the file changes: one that does not compile (a
-// *ScriptError), or a file refused as if missing (ErrNotFound, for a hard
-// link).
+// *ScriptError), or a file refused as if missing (ErrNotFound).
 type failure struct {
-	err  error
-	mod  time.Time
-	size int64
-}
-
-func newFailure(err error, file string) *failure {
-	f := &failure{err: err}
-	if fi, serr := os.Stat(file); serr == nil {
-		f.mod, f.size = fi.ModTime(), fi.Size()
-	}
-	return f
+	err     error
+	version Version
 }
 
 type scriptKey struct {
@@ -56,14 +40,14 @@ type scriptKey struct {
 // changes, so a run in flight finishes on the version it started with.
 type entry struct {
 	key     scriptKey
-	loc     located
+	file    File
 	current atomic.Pointer[Script]
 	failed  atomic.Pointer[failure] // set while the file has never compiled
 	watched bool
-	checked atomic.Int64 // unix nanos of the last stat, for unwatched entries
+	checked atomic.Int64 // unix nanos of the last version check, for unwatched entries
 
-	used  atomic.Int64 // store.clock when last asked for, for LRU eviction
-	bytes int64        // what the entry is charged in the cache; under store.mu
+	used  atomic.Int64 // Loader.clock when last asked for, for LRU eviction
+	bytes int64        // what the entry is charged in the cache; under Loader.mu
 
 	// A refresh in progress, and the refreshes asked for since it started
 	// (see refresh).
@@ -85,22 +69,36 @@ type flight struct {
 	err  error
 }
 
-// store maps script paths to compiled scripts. It compiles lazily (start-up
-// does not read the tree), one compile per file version however many
-// requests ask at once, and follows file changes through an fsnotify watch
-// on the folders of the scripts it has loaded.
+// Options bound a Loader's cache. Zero values take the defaults noted.
+type Options struct {
+	MaxScripts     int          // compiled scripts kept; default 10000
+	MaxBytes       int64        // their estimated memory in total; default 512 MiB
+	MaxTenantBytes int64        // one tenant's share of it; default 64 MiB
+	Logger         *slog.Logger // compile errors and reloads; default: discard
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxScripts     = 10000
+	DefaultMaxBytes       = 512 << 20
+	DefaultMaxTenantBytes = 64 << 20
+)
+
+// Loader maps script paths to compiled scripts, read from a Source. It
+// compiles lazily (start-up reads nothing), one compile per file version
+// however many requests ask at once, and follows changes the source reports
+// (or re-checks unwatched files' versions on request, every pollEvery).
 //
-// The cache is bounded by count (max entries), by estimated bytes in total
-// (maxBytes) and by bytes per tenant (tenantBytes), evicting least recently
-// used entries. A tenant past its share evicts its own entries only; past
-// the total or the count, the tenant holding the most evicts. So a tenant
-// loading many large scripts cannot push another tenant's scripts out. One
-// script bigger than a tenant's whole share is still cached, alone: the
-// tenant's other entries go, so its share is exceeded by at most one
-// script (at most a few MiB for a 1 MiB file), and the script does not
-// recompile on every request.
-type store struct {
-	root        string
+// The cache is bounded by count, by estimated bytes in total and by bytes
+// per tenant, evicting least recently used entries. A tenant past its share
+// evicts its own entries only; past the total or the count, the tenant
+// holding the most evicts. So a tenant loading many large scripts cannot
+// push another tenant's scripts out. One script bigger than a tenant's whole
+// share is still cached, alone: the tenant's other entries go, so its share
+// is exceeded by at most one script (at most a few MiB for a 1 MiB file),
+// and the script does not recompile on every request.
+type Loader struct {
+	src         Source
 	max         int
 	maxBytes    int64
 	tenantBytes int64
@@ -119,41 +117,38 @@ type store struct {
 
 	fmu     sync.Mutex
 	flights map[scriptKey]*flight
-
-	watch *watcher // nil when watching is unavailable
 }
 
-func newStore(root string, max int, maxBytes, tenantBytes int64, watch bool, log *slog.Logger) (*store, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, err
+// New makes a loader over src. The loader does not own src: closing it is
+// the caller's business.
+func New(src Source, o Options) *Loader {
+	if o.MaxScripts <= 0 {
+		o.MaxScripts = DefaultMaxScripts
 	}
-	s := &store{root: abs, max: max, maxBytes: maxBytes, tenantBytes: tenantBytes, log: log,
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxTenantBytes <= 0 {
+		o.MaxTenantBytes = DefaultMaxTenantBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Loader{src: src, max: o.MaxScripts, maxBytes: o.MaxBytes, tenantBytes: o.MaxTenantBytes, log: o.Logger,
 		entries: map[scriptKey]*entry{}, tenants: map[string]*tenantCache{}, flights: map[scriptKey]*flight{}}
-	if !watch {
-		return s, nil
-	}
-	w, err := newWatcher(s)
-	if err != nil {
-		log.Warn("file watching unavailable; scripts are re-checked on request every second", "err", err)
-	} else {
-		s.watch = w
-	}
-	return s, nil
 }
 
-func (s *store) close() {
-	if s.watch != nil {
-		s.watch.close()
-	}
-}
-
-// pollEvery is how often an entry whose folder could not be watched is
-// re-checked on request.
+// pollEvery is how often an entry whose file is not watched is re-checked
+// on request.
 const pollEvery = time.Second / 2
 
-// get returns the current compiled version of a script or module.
-func (s *store) get(tenant, script string, module bool) (*Script, error) {
+// Get returns the current compiled version of a script (module: of a
+// module of the tenant's lib/ folder). Errors: ErrBadPath, ErrNotFound, a
+// *ScriptError for a file that does not compile or cannot be read.
+func (s *Loader) Get(tenant, script string, module bool) (*Script, error) {
+	if !ValidScriptPath(tenant, script) {
+		return nil, ErrBadPath
+	}
 	k := scriptKey{tenant, script, module}
 	s.mu.RLock()
 	e := s.entries[k]
@@ -180,7 +175,7 @@ func (s *store) get(tenant, script string, module bool) (*Script, error) {
 // load resolves, compiles and caches a script seen for the first time (or
 // again after it was dropped). Concurrent loads of one script share the
 // first one's compile.
-func (s *store) load(k scriptKey) (*Script, error) {
+func (s *Loader) load(k scriptKey) (*Script, error) {
 	s.fmu.Lock()
 	if f := s.flights[k]; f != nil {
 		s.fmu.Unlock()
@@ -215,19 +210,17 @@ func (s *store) load(k scriptKey) (*Script, error) {
 	return f.sc, f.err
 }
 
-func (s *store) loadOnce(k scriptKey) (*Script, error) {
-	loc, err := s.locate(k.tenant, k.script, k.module)
+func (s *Loader) loadOnce(k scriptKey) (*Script, error) {
+	f, err := s.src.Locate(k.tenant, k.script, k.module)
 	if err != nil {
-		return nil, err
+		return nil, s.locateErr(k, err)
 	}
-	e := &entry{key: k, loc: loc}
-	if s.watch != nil {
-		// Watched before the file is read, so a change while it compiles
-		// is seen (see the check after insert).
-		e.watched = s.watch.add(filepath.Dir(loc.file), filepath.Dir(loc.real), filepath.Dir(loc.alt))
-	}
+	e := &entry{key: k, file: f}
+	// Watched before the file is read, so a change while it compiles is
+	// seen (see the check after insert).
+	e.watched = s.src.Watch(f, s.changed)
 	e.checked.Store(time.Now().UnixNano())
-	sc, err := s.compile(k, loc)
+	sc, ver, err := s.compile(k, f)
 	var se *ScriptError
 	var re *readError
 	switch {
@@ -236,14 +229,16 @@ func (s *store) loadOnce(k scriptKey) (*Script, error) {
 		e.bytes = sc.bytes
 	case errors.As(err, &re):
 		return nil, err // not cached: the next request tries again
-	case errors.Is(err, errHardLink):
-		e.failed.Store(newFailure(ErrNotFound, loc.real))
+	case errors.Is(err, ErrNotFound):
+		if ver == (Version{}) {
+			return nil, err // gone between Locate and Read: not cached either
+		}
+		e.failed.Store(&failure{err: ErrNotFound, version: ver})
 		e.bytes = entryBytes
 	case errors.As(err, &se):
-		e.failed.Store(newFailure(se, loc.real))
+		e.failed.Store(&failure{err: se, version: ver})
 		e.bytes = entryBytes + int64(len(se.Message))
 	default:
-		// Gone between locate and open: not cached either.
 		return nil, err
 	}
 	got := s.insert(e)
@@ -257,37 +252,61 @@ func (s *store) loadOnce(k scriptKey) (*Script, error) {
 	}
 	// The file may have changed while it compiled, before the entry was
 	// there for the watcher to find.
-	if fi, err := os.Stat(loc.real); err != nil || !fi.ModTime().Equal(sc.modTime) || fi.Size() != sc.size {
+	if v, err := s.src.Version(f); err != nil || v != sc.version {
 		s.refresh(e)
 	}
 	return sc, nil
 }
 
-// compile compiles one file version and reports what it was refused for.
-// Errors: errHardLink (logged here), a *ScriptError, or ErrNotFound.
-func (s *store) compile(k scriptKey, loc located) (*Script, error) {
+// locateErr passes ErrNotFound on and makes anything else (a folder the
+// server may not read) a logged failure of the request.
+func (s *Loader) locateErr(k scriptKey, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
+	s.log.Error("cannot look up a script file", "tenant", k.tenant, "script", k.script, "err", err)
+	return &readError{&ScriptError{Kind: KindCompile, Tenant: k.tenant, Script: k.script,
+		Message: "cannot read the script's folder: " + err.Error()}}
+}
+
+// compile reads and compiles one file version. Errors: ErrNotFound (with
+// the version, for a refused file), a *ScriptError, or a *readError.
+func (s *Loader) compile(k scriptKey, f File) (*Script, Version, error) {
 	start := time.Now()
-	sc, err := compileFile(loc)
+	src, ver, err := s.src.Read(f)
 	var se *ScriptError
 	switch {
 	case err == nil:
-		s.log.Debug("script compiled", "tenant", k.tenant, "script", k.script, "file", loc.chunk,
-			"bytes", sc.bytes, "took", time.Since(start))
-		return sc, nil
-	case errors.Is(err, errHardLink):
-		s.log.Warn("script file has more than one hard link (it may be another tenant's file); refused as missing",
-			"tenant", k.tenant, "script", k.script, "file", loc.chunk)
-		return nil, err
+	case errors.Is(err, ErrRefused):
+		why := strings.TrimPrefix(err.Error(), ErrRefused.Error()+": ")
+		s.log.Warn(why+"; refused as missing", "tenant", k.tenant, "script", k.script, "file", f.Chunk)
+		if ver == (Version{}) {
+			ver = Version{Stamp: -1} // remembered until the file changes
+		}
+		return nil, ver, ErrNotFound
 	case errors.As(err, &se):
 		se.Tenant, se.Script = k.tenant, k.script
-		return nil, se
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, ErrNotFound
+		return nil, ver, se
+	case errors.Is(err, ErrNotFound):
+		return nil, Version{}, ErrNotFound
+	default:
+		// Permissions, I/O: the operator must hear of it, and the caller
+		// gets a failure (500), not a 404.
+		s.log.Error("cannot read a script file", "tenant", k.tenant, "script", k.script, "file", f.Chunk, "err", err)
+		return nil, Version{}, &readError{&ScriptError{Kind: KindCompile, Tenant: k.tenant, Script: k.script,
+			Location: f.Chunk, Message: "cannot read the file: " + err.Error()}}
 	}
-	// Permissions, I/O: the operator must hear of it, and the caller gets
-	// a failure (500, logged by the server), not a 404.
-	return nil, &readError{&ScriptError{Kind: KindCompile, Tenant: k.tenant, Script: k.script, Location: loc.chunk,
-		Message: "cannot read the file: " + err.Error()}}
+	proto, err := sandbox.Compile(src, f.Chunk)
+	if err != nil {
+		se := compileError(err, f.Chunk, bytes.Count(src, []byte("\n"))+1)
+		se.Tenant, se.Script = k.tenant, k.script
+		return nil, ver, se
+	}
+	sc := &Script{Proto: proto, Chunk: f.Chunk, version: ver}
+	sc.bytes = protoBytes(proto) + entryBytes + int64(len(f.Chunk))
+	s.log.Debug("script compiled", "tenant", k.tenant, "script", k.script, "file", f.Chunk,
+		"bytes", sc.bytes, "took", time.Since(start))
+	return sc, ver, nil
 }
 
 // readError is a file that could not be read (other than missing): a
@@ -302,7 +321,7 @@ const entryBytes = 512
 
 // insert caches e, unless another entry for its key holds a compiled
 // script already (returned instead), then evicts what the bounds require.
-func (s *store) insert(e *entry) *entry {
+func (s *Loader) insert(e *entry) *entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.entries[e.key]; old != nil {
@@ -326,7 +345,7 @@ func (s *store) insert(e *entry) *entry {
 }
 
 // remove forgets a cached entry; under s.mu.
-func (s *store) remove(e *entry) {
+func (s *Loader) remove(e *entry) {
 	delete(s.entries, e.key)
 	if t := s.tenants[e.key.tenant]; t != nil {
 		if _, ok := t.entries[e]; ok {
@@ -341,7 +360,7 @@ func (s *store) remove(e *entry) {
 }
 
 // resize recharges e after a new version; under s.mu.
-func (s *store) resize(e *entry, bytes int64) {
+func (s *Loader) resize(e *entry, bytes int64) {
 	if s.entries[e.key] != e {
 		e.bytes = bytes
 		return
@@ -355,7 +374,7 @@ func (s *store) resize(e *entry, bytes int64) {
 
 // evict brings the cache back within its bounds after keep was added or
 // grew; keep itself stays. Under s.mu.
-func (s *store) evict(keep *entry) {
+func (s *Loader) evict(keep *entry) {
 	if t := s.tenants[keep.key.tenant]; t != nil {
 		for t.bytes > s.tenantBytes {
 			v := oldest(t, keep)
@@ -451,64 +470,11 @@ func protoBytes(p *lua.FunctionProto) int64 {
 	return n
 }
 
-// errHardLink: the file has more than one name, so it may be another
-// tenant's file linked into this tenant's folder (the real-path check
-// cannot see that: a hard link is the file itself).
-var errHardLink = errors.New("file has more than one hard link")
-
-// MaxScriptBytes is the largest script or module file dialua compiles.
-// Compiling is paid outside any run's deadline, so its cost must be bounded.
-const MaxScriptBytes = 1 << 20
-
-// compileFile reads and compiles one file. It opens the file through an
-// os.Root on the tenant's folder: the path was checked when it was located,
-// but a link swapped in between the check and the open must still not lead
-// out of the tenant's folder.
-func compileFile(loc located) (*Script, error) {
-	root, err := os.OpenRoot(loc.root)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := root.Open(loc.rel)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	// Checked on the file opened, not on the path, so a link made between
-	// the check and the open cannot slip through.
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		return nil, errHardLink
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fs.ErrNotExist
-	}
-	if fi.Size() > MaxScriptBytes {
-		return nil, &ScriptError{Kind: KindCompile, Location: loc.chunk,
-			Message: fmt.Sprintf("file is %d bytes; scripts may be at most %d", fi.Size(), MaxScriptBytes)}
-	}
-	src := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, src); err != nil {
-		return nil, err
-	}
-	proto, err := sandbox.Compile(src, loc.chunk)
-	if err != nil {
-		return nil, compileError(err, loc.chunk, bytes.Count(src, []byte("\n"))+1)
-	}
-	sc := &Script{Proto: proto, Chunk: loc.chunk, modTime: fi.ModTime(), size: fi.Size()}
-	sc.bytes = protoBytes(proto) + entryBytes + int64(len(loc.chunk))
-	return sc, nil
-}
-
 // refresh re-reads an entry after its file changed. Refreshes of one entry
 // never run at once: one asked for while another runs makes that one go
 // round again when it is done, so a burst of changes costs at most two
 // compiles, and the last version of the file is the one compiled last.
-func (s *store) refresh(e *entry) {
+func (s *Loader) refresh(e *entry) {
 	e.asked.Add(1)
 	for e.refreshing.CompareAndSwap(false, true) {
 		for {
@@ -532,21 +498,21 @@ func (s *store) refresh(e *entry) {
 // keeps serving; a file that is gone (or that another candidate now
 // shadows, or that has gained a hard link) drops the entry so the next
 // request resolves afresh.
-func (s *store) refreshOnce(e *entry) {
-	loc, err := s.locate(e.key.tenant, e.key.script, e.key.module)
-	if err != nil || loc.real != e.loc.real || loc.file != e.loc.file {
+func (s *Loader) refreshOnce(e *entry) {
+	f, err := s.src.Locate(e.key.tenant, e.key.script, e.key.module)
+	if err != nil || f.ID != e.file.ID || f.Chunk != e.file.Chunk {
 		s.drop(e)
 		return
 	}
-	sc, err := s.compile(e.key, loc)
+	sc, ver, err := s.compile(e.key, f)
 	if err != nil {
 		var se *ScriptError
 		var re *readError
 		switch {
-		case errors.Is(err, errHardLink), errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrNotFound):
 			s.drop(e)
 		case e.current.Load() == nil && !errors.As(err, &re) && errors.As(err, &se):
-			e.failed.Store(newFailure(se, loc.real))
+			e.failed.Store(&failure{err: se, version: ver})
 			s.log.Error("script does not compile", "tenant", e.key.tenant, "script", e.key.script, "error", err.Error())
 		default:
 			s.log.Error("script does not compile; the last good version keeps serving",
@@ -555,14 +521,14 @@ func (s *store) refreshOnce(e *entry) {
 		return
 	}
 	old := e.current.Load()
-	if old != nil && old.modTime.Equal(sc.modTime) && old.size == sc.size && !e.watched {
+	if old != nil && old.version == sc.version && !e.watched {
 		return
 	}
-	if sc.size == 0 && old != nil && old.size > 0 {
+	if sc.version.Size == 0 && old != nil && old.version.Size > 0 {
 		// Most likely caught between an editor's truncate and its write.
 		// A script meant to do nothing can say so with "return".
 		s.log.Warn("script file is empty; the previous version keeps serving",
-			"tenant", e.key.tenant, "script", e.key.script, "file", loc.chunk)
+			"tenant", e.key.tenant, "script", e.key.script, "file", f.Chunk)
 		return
 	}
 	e.current.Store(sc)
@@ -570,10 +536,10 @@ func (s *store) refreshOnce(e *entry) {
 	s.mu.Lock()
 	s.resize(e, sc.bytes)
 	s.mu.Unlock()
-	s.log.Info("script reloaded", "tenant", e.key.tenant, "script", e.key.script, "file", loc.chunk)
+	s.log.Info("script reloaded", "tenant", e.key.tenant, "script", e.key.script, "file", f.Chunk)
 }
 
-func (s *store) drop(e *entry) {
+func (s *Loader) drop(e *entry) {
 	s.mu.Lock()
 	if s.entries[e.key] == e {
 		s.remove(e)
@@ -582,48 +548,61 @@ func (s *store) drop(e *entry) {
 }
 
 // poll re-checks an unwatched entry's file at most every pollEvery.
-func (s *store) poll(e *entry) {
+func (s *Loader) poll(e *entry) {
 	now := time.Now().UnixNano()
 	last := e.checked.Load()
 	if now-last < int64(pollEvery) || !e.checked.CompareAndSwap(last, now) {
 		return
 	}
-	fi, err := os.Stat(e.loc.real)
+	v, err := s.src.Version(e.file)
 	cur := e.current.Load()
 	if cur == nil {
 		// A failed entry: try again when the file is not the one that failed.
 		f := e.failed.Load()
-		if err != nil || f == nil || !fi.ModTime().Equal(f.mod) || fi.Size() != f.size {
+		if err != nil || f == nil || v != f.version {
 			s.refresh(e)
 		}
 		return
 	}
-	if err != nil || !fi.ModTime().Equal(cur.modTime) || fi.Size() != cur.size {
-		s.refresh(e)
+	if errors.Is(err, ErrNotFound) {
+		s.drop(e)
 		return
 	}
-	if e.loc.alt != "" {
-		if _, err := os.Stat(e.loc.alt); err == nil {
-			s.drop(e)
-		}
+	if err != nil || v != cur.version {
+		s.refresh(e)
 	}
 }
 
-// affected lists the entries a change to path may concern.
-func (s *store) affected(path string) []*entry {
+// changed is what the source calls when a file may have changed: every
+// entry one of whose names it is is refreshed; "" drops them all.
+func (s *Loader) changed(name string) {
+	if name == "" {
+		s.dropAll()
+		return
+	}
+	for _, e := range s.affected(name) {
+		s.refresh(e)
+	}
+}
+
+// affected lists the entries a change to name may concern.
+func (s *Loader) affected(name string) []*entry {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*entry
 	for _, e := range s.entries {
-		if e.loc.file == path || e.loc.real == path || e.loc.alt == path {
-			out = append(out, e)
+		for _, n := range e.file.Names {
+			if n == name {
+				out = append(out, e)
+				break
+			}
 		}
 	}
 	return out
 }
 
 // dropAll forgets every entry, after the watcher lost events.
-func (s *store) dropAll() {
+func (s *Loader) dropAll() {
 	s.mu.Lock()
 	s.entries = map[scriptKey]*entry{}
 	s.tenants = map[string]*tenantCache{}

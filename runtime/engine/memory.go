@@ -1,7 +1,6 @@
-package runtime
+package engine
 
 import (
-	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
@@ -15,8 +14,14 @@ import (
 // Options.MaxRunMemory; and the watchdog samples the Go heap, and when it
 // passes Options.MaxMemory it asks every running run to measure itself at
 // once, and the runs holding more than guiltyFloor stop. A calm tenant's
-// runs, which hold kilobytes, go on. Go's own soft memory limit is set to the
-// same value so the collector works harder as the heap approaches it.
+// runs, which hold kilobytes, go on.
+//
+// The watchdog is opt-in (Options.MaxMemory) and changes no process-wide
+// setting: the heap it samples is the process's (Go offers no other
+// reading), but what it stops is only this engine's runs that hold much of
+// it, measured by what they reach. The program may also set Go's soft memory
+// limit (debug.SetMemoryLimit) to the same value, as cmd/dialua does, so the
+// collector works harder as the heap approaches it.
 
 // memCheckEvery is how often the heap is sampled.
 const memCheckEvery = 10 * time.Millisecond
@@ -34,7 +39,6 @@ type watchdog struct {
 func newWatchdog(limit int64, pressure *atomic.Int64) *watchdog {
 	w := &watchdog{limit: uint64(limit), pressure: pressure, stop: make(chan struct{})}
 	if limit > 0 {
-		debug.SetMemoryLimit(limit)
 		go w.loop()
 	}
 	return w

@@ -1,10 +1,12 @@
-package runtime
+package engine
 
 import (
 	"errors"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/dialua/dialua/runtime/loader"
 )
 
 // require loads a module from the running tenant's lib/ folder: "util" is
@@ -16,7 +18,7 @@ import (
 func (v *vm) require(L *lua.LState) int {
 	name := L.CheckString(1)
 	path := strings.ReplaceAll(name, ".", "/")
-	tenant := v.api.Request.Tenant
+	tenant := v.call.Request().Tenant
 	if !ValidScriptPath(tenant, path) {
 		L.ArgError(1, "invalid module name "+quote(name)+": use names like \"util\" or \"billing.rates\"")
 	}
@@ -27,13 +29,13 @@ func (v *vm) require(L *lua.LState) int {
 		L.Push(val)
 		return 1
 	}
-	sc, err := v.e.store.get(tenant, path, true)
+	sc, err := v.load(tenant, path)
 	if err != nil {
 		var se *ScriptError
 		if errors.As(err, &se) {
 			L.RaiseError("module %s does not compile: %s", quote(name), se.Error())
 		}
-		L.RaiseError("module %s not found: no %s/%s.lua in this tenant's folder", quote(name), ModulesDir, path)
+		L.RaiseError("module %s not found: no %s/%s.lua in this tenant's folder", quote(name), loader.ModulesDir, path)
 	}
 	if v.loaded == nil {
 		v.loaded = map[string]lua.LValue{}

@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	"context"
@@ -7,17 +7,39 @@ import (
 	"time"
 )
 
+// StopReason says what ended a run before it finished by itself.
+type StopReason uint8
+
+const (
+	StopNone       StopReason = iota // the run was not stopped
+	StopDeadline                     // it ran past its deadline
+	StopCancel                       // the caller's context was cancelled
+	StopMemory                       // the heap passed its limit while the run held much of it
+	StopAllocation                   // the run held more than its memory limit
+)
+
+var stopNames = [...]string{"none", "deadline", "cancel", "memory", "allocation"}
+
+func (r StopReason) String() string {
+	if int(r) < len(stopNames) {
+		return stopNames[r]
+	}
+	return "unknown"
+}
+
 // runDeadline is a context.Context that a VM reuses for every run: the usual
 // context.WithTimeout costs several allocations per request, for a value that
-// lives a few microseconds. It carries no values and has no parent; runs
-// whose caller passes a cancellable context use context.WithTimeout instead.
+// lives a few microseconds. Its values are those of the context the caller
+// passed to Engine.Run; the caller's cancellation is forwarded to it (see
+// Run).
 type runDeadline struct {
 	mu       sync.Mutex
 	done     atomic.Pointer[chan struct{}] // replaced by stop after a fired run
 	active   bool                          // between start and stop: fire has effect only then
 	fired    bool
-	why      string // what fired it: "deadline", "memory", "cancel"
+	why      StopReason // what fired it
 	deadline time.Time
+	parent   context.Context // the caller's, for Value; set by start
 	timer    *time.Timer
 
 	// Contexts derived from this one (context.WithTimeout(run.Ctx, ...) in
@@ -39,7 +61,7 @@ func newRunDeadline() *runDeadline {
 	d.settled.L = &d.mu
 	ch := make(chan struct{})
 	d.done.Store(&ch)
-	d.timer = time.AfterFunc(time.Hour, func() { d.fire("deadline") })
+	d.timer = time.AfterFunc(time.Hour, func() { d.fire(StopDeadline) })
 	d.timer.Stop()
 	return d
 }
@@ -47,7 +69,7 @@ func newRunDeadline() *runDeadline {
 // fire ends the current run's context; it reports whether a run was there
 // to end. The timer calls it at the deadline; the memory watchdog and a
 // caller's cancellation call it early.
-func (d *runDeadline) fire(why string) bool {
+func (d *runDeadline) fire(why StopReason) bool {
 	d.mu.Lock()
 	if !d.active || d.fired {
 		d.mu.Unlock()
@@ -96,19 +118,20 @@ func (d *runDeadline) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
-// start arms the deadline for a run.
-func (d *runDeadline) start(deadline time.Time) {
+// start arms the deadline for a run whose caller passed parent.
+func (d *runDeadline) start(parent context.Context, deadline time.Time) {
 	d.mu.Lock()
 	d.active = true
 	d.deadline = deadline
+	d.parent = parent
 	d.mu.Unlock()
 	d.timer.Reset(time.Until(deadline))
 }
 
 // stop disarms it after the run, leaves it ready for the next one, and
-// says what ended the run early ("" if nothing did). A timer that fires after
+// says what ended the run early (StopNone if nothing did). A timer that fires after
 // this finds the deadline inactive and does nothing.
-func (d *runDeadline) stop() (why string) {
+func (d *runDeadline) stop() (why StopReason) {
 	d.timer.Stop()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -117,6 +140,7 @@ func (d *runDeadline) stop() (why string) {
 	}
 	d.active = false
 	d.afters = nil
+	d.parent = nil
 	if d.fired {
 		why = d.why
 		d.fired = false
@@ -135,7 +159,18 @@ func (d *runDeadline) Deadline() (time.Time, bool) {
 // Done is read once per Lua instruction, so it takes no lock; contexts
 // derived from this one may read it from other goroutines after the run.
 func (d *runDeadline) Done() <-chan struct{} { return *d.done.Load() }
-func (d *runDeadline) Value(any) any         { return nil }
+
+// Value reads the caller's context: an embedder's values reach modules
+// through the run's context.
+func (d *runDeadline) Value(key any) any {
+	d.mu.Lock()
+	p := d.parent
+	d.mu.Unlock()
+	if p != nil {
+		return p.Value(key)
+	}
+	return nil
+}
 
 func (d *runDeadline) Err() error {
 	d.mu.Lock()

@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	lua "github.com/yuin/gopher-lua"

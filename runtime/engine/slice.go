@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	goruntime "runtime"
@@ -20,10 +20,11 @@ type slice struct {
 	// Memory checks (see livesize.go): the run measures what it reaches
 	// now and then, and at once when the watchdog reports the heap over
 	// its limit.
-	v         *vm
-	nextCheck time.Time // of the next periodic measurement
-	pressure  int64     // the watchdog's pressure count this run last answered
-	maxLive   int64     // stop the run past this; 0: no limit
+	over      func(bar int64) bool // whether the run reaches more than bar bytes
+	fire      func(StopReason)     // stops the run
+	nextCheck time.Time            // of the next periodic measurement
+	pressure  int64                // the watchdog's pressure count this run last answered
+	maxLive   int64                // stop the run past this; 0: no limit
 }
 
 // paceStep is the longest a paced run waits before it looks again.
@@ -50,7 +51,7 @@ func (s *slice) take() bool {
 			t.Stop()
 			return false
 		}
-		if s.v != nil {
+		if s.over != nil {
 			s.checkMemory()
 		}
 	}
@@ -136,8 +137,8 @@ const checkCost = 8
 func (s *slice) checkMemory() {
 	if p := s.sc.pressure.Load(); p != s.pressure {
 		s.pressure = p
-		if over, _ := s.v.over(guiltyFloor); over {
-			s.v.deadline.fire("memory")
+		if s.over(guiltyFloor) {
+			s.fire(StopMemory)
 			return
 		}
 	}
@@ -148,9 +149,8 @@ func (s *slice) checkMemory() {
 	if now.Before(s.nextCheck) {
 		return
 	}
-	over, _ := s.v.over(s.maxLive)
-	if over {
-		s.v.deadline.fire("allocation")
+	if s.over(s.maxLive) {
+		s.fire(StopAllocation)
 		return
 	}
 	took := time.Since(now)

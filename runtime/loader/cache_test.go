@@ -1,16 +1,14 @@
-package runtime
+package loader
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func newTestStore(t *testing.T, files map[string]string, max int, total, share int64) *store {
+func newTestStore(t *testing.T, files map[string]string, max int, total, share int64) *Loader {
 	t.Helper()
 	dir := t.TempDir()
 	for name, src := range files {
@@ -22,15 +20,15 @@ func newTestStore(t *testing.T, files map[string]string, max int, total, share i
 			t.Fatal(err)
 		}
 	}
-	s, err := newStore(dir, max, total, share, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	src, err := NewFolder(dir, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return New(src, Options{MaxScripts: max, MaxBytes: total, MaxTenantBytes: share})
 }
 
 // checkBounds verifies the accounting against the entries and the limits.
-func checkBounds(t *testing.T, s *store) {
+func checkBounds(t *testing.T, s *Loader) {
 	t.Helper()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -71,7 +69,7 @@ func TestCacheBytesBounded(t *testing.T) {
 	for range 3 {
 		for tn := range 12 {
 			for i := range 10 {
-				if _, err := s.get(fmt.Sprintf("t%d", tn), fmt.Sprintf("s%d", i), false); err != nil {
+				if _, err := s.Get(fmt.Sprintf("t%d", tn), fmt.Sprintf("s%d", i), false); err != nil {
 					t.Fatal(err)
 				}
 				checkBounds(t, s)
@@ -79,7 +77,7 @@ func TestCacheBytesBounded(t *testing.T) {
 		}
 	}
 	// A script bigger than the tenant's share is served and kept alone.
-	sc, err := s.get("t0", "huge", false)
+	sc, err := s.Get("t0", "huge", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +90,7 @@ func TestCacheBytesBounded(t *testing.T) {
 		t.Errorf("t0 holds %d entries after its oversized script", n)
 	}
 	s.mu.RUnlock()
-	if again, _ := s.get("t0", "huge", false); again != sc {
+	if again, _ := s.Get("t0", "huge", false); again != sc {
 		t.Error("oversized script compiled again instead of served from the cache")
 	}
 }

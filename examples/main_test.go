@@ -1,0 +1,15 @@
+package examples
+
+import (
+	"os"
+	"testing"
+
+	"github.com/dialua/dialua/runtime/sandbox"
+)
+
+// The engine refuses to start before the program has set gopher-lua's
+// process-wide array limit, as cmd/dialua's main does.
+func TestMain(m *testing.M) {
+	sandbox.LimitArrays()
+	os.Exit(m.Run())
+}

@@ -1,0 +1,272 @@
+// Package engine is dialua's embedding front door: it runs a tenant's script
+// (found and compiled by runtime/loader) in a pooled sandboxed VM with the
+// request, a response builder and the modules it was given (luaapi), and
+// returns the Call Interactive XML. It knows nothing of HTTP; the server in
+// runtime/server feeds it, and so can any Go program.
+//
+// An Engine changes no process-wide setting: the memory watchdog is off
+// unless Options.MaxMemory turns it on, and Go's memory limit and GC
+// settings are the program's business (cmd/dialua sets them). Several
+// engines, with their own scripts and limits, can run in one process.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"log/slog"
+	"path/filepath"
+	goruntime "runtime"
+	"time"
+
+	"github.com/dialua/dialua/luaapi"
+	"github.com/dialua/dialua/runtime/loader"
+	"github.com/dialua/dialua/runtime/netguard"
+	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/sandbox"
+	"github.com/dialua/dialua/runtime/session"
+	"github.com/dialua/dialua/runtime/tenant"
+)
+
+// Options configure an Engine. Zero values take the defaults noted.
+type Options struct {
+	// ScriptsDir is the scripts root, one folder per tenant; required
+	// unless Source is set. Poll turns file watching off for it: each
+	// script's file is re-checked on request at most every half second
+	// instead (for folders where inotify sees no changes: network file
+	// systems, some container mounts).
+	ScriptsDir string
+	Poll       bool
+	// Source, when set, is where scripts come from instead of ScriptsDir
+	// (the engine does not close it).
+	Source loader.Source
+
+	Timeout     time.Duration // per-run deadline; default 1s
+	VMs         int           // VMs that may exist at once; default 8 per CPU
+	MaxResponse int           // bytes of XML a run may produce; default 256 KiB
+	// MaxScripts, MaxCacheBytes and MaxTenantCacheBytes bound the
+	// compiled-script cache: see loader.Options for the defaults.
+	MaxScripts          int
+	MaxCacheBytes       int64
+	MaxTenantCacheBytes int64
+	// TenantVMs is how many VMs one tenant may hold at once when the
+	// tenants file sets no max_concurrent for it: a tenant whose runs are
+	// slow (loops, slow backends) then ties up its own share, never the
+	// whole pool. Default a quarter of VMs, at least 2.
+	TenantVMs int
+	Limits    sandbox.Limits // string size, call depth, value stack
+	// MaxRunMemory stops a run that holds more than this many bytes (an
+	// estimate of what it can reach: see livesize.go). Default 64 MiB;
+	// negative: off.
+	MaxRunMemory int64
+	// MaxMemory turns the memory watchdog on: while the heap is over this
+	// many bytes, this engine's runs holding more than 8 MiB are stopped.
+	// Off when zero or negative (the default): the heap is the whole
+	// process's, so only the program knows what limit suits it.
+	MaxMemory int64
+	// TenantsFile is the operator's per-tenant configuration (limits, http
+	// allowlist, env, session TTL). Default: tenants.yaml in ScriptsDir;
+	// a missing file means defaults for every tenant.
+	TenantsFile string
+
+	// Modules are the globals scripts get besides request, response,
+	// require and print, and the sandbox's libraries. Nil: the standard
+	// ones (luaapi.Standard) built from Sessions, SessionTTL and Dev.
+	Modules []luaapi.Module
+	// Sessions is the session store of the standard modules; default an
+	// in-process one, which the engine closes.
+	Sessions session.Store
+	// SessionTTL: see luaapi.Deps.
+	SessionTTL time.Duration
+	// Dev lets the standard http module reach loopback addresses without
+	// listing them. For local development only.
+	Dev    bool
+	Logger *slog.Logger // default: discard
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if o.VMs <= 0 {
+		o.VMs = 8 * goruntime.GOMAXPROCS(0)
+	}
+	if o.MaxResponse <= 0 {
+		o.MaxResponse = 256 << 10
+	}
+	if o.TenantsFile == "" && o.ScriptsDir != "" {
+		o.TenantsFile = filepath.Join(o.ScriptsDir, "tenants.yaml")
+	}
+	if o.MaxRunMemory == 0 {
+		o.MaxRunMemory = 64 << 20
+	}
+	if o.TenantVMs <= 0 {
+		o.TenantVMs = max(2, o.VMs/4)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.Limits = o.Limits.WithDefaults()
+	return o
+}
+
+// Engine runs scripts. It is safe for concurrent use.
+type Engine struct {
+	opts     Options
+	src      loader.Source
+	ownSrc   bool // the engine made src and closes it
+	scripts  *loader.Loader
+	pool     *pool
+	sched    *sched
+	log      *slog.Logger
+	mem      *watchdog
+	tenants  *tenant.Registry
+	modules  []luaapi.Module
+	reds     *luaapi.Redactors
+	sessions session.Store // made by the engine, closed by it; nil otherwise
+}
+
+// New builds an engine. Start-up reads no script: scripts compile on their
+// first request.
+func New(opts Options) (*Engine, error) {
+	opts = opts.withDefaults()
+	if !sandbox.ArraysLimited() {
+		return nil, errors.New("engine: call sandbox.LimitArrays() once at start-up first (gopher-lua's array limit is process-wide, so the engine does not set it for you)")
+	}
+	e := &Engine{opts: opts, log: opts.Logger, src: opts.Source, reds: &luaapi.Redactors{}}
+	if e.src == nil {
+		if opts.ScriptsDir == "" {
+			return nil, errors.New("engine: Options.ScriptsDir or Options.Source is required")
+		}
+		f, err := loader.NewFolder(opts.ScriptsDir, !opts.Poll, opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		e.src, e.ownSrc = f, true
+	}
+	reg, err := tenant.NewRegistry(opts.TenantsFile, opts.Logger)
+	if err != nil {
+		e.closeSource()
+		return nil, err
+	}
+	e.tenants = reg
+	e.modules = opts.Modules
+	if e.modules == nil {
+		sess := opts.Sessions
+		if sess == nil {
+			sess = session.NewMemory(session.MemoryLimits{})
+			e.sessions = sess
+		}
+		e.modules = luaapi.Standard(luaapi.Deps{Sessions: sess, SessionTTL: opts.SessionTTL,
+			HTTP: netguard.New(netguard.Options{Dev: opts.Dev}), MaxString: opts.Limits.MaxStringBytes})
+	}
+	probe := sandbox.New(opts.Limits)
+	err = luaapi.CheckNames(e.modules, probe.Defines)
+	probe.Close()
+	if err != nil {
+		e.closeSource()
+		if e.sessions != nil {
+			e.sessions.Close()
+		}
+		return nil, err
+	}
+	e.scripts = loader.New(e.src, loader.Options{MaxScripts: opts.MaxScripts, MaxBytes: opts.MaxCacheBytes,
+		MaxTenantBytes: opts.MaxTenantCacheBytes, Logger: opts.Logger})
+	e.sched = newSched(opts.VMs, goruntime.GOMAXPROCS(0))
+	go e.sched.govern()
+	e.mem = newWatchdog(opts.MaxMemory, &e.sched.pressure)
+	e.pool = newPool(opts.VMs, e.newVM)
+	e.pool.warm(goruntime.GOMAXPROCS(0))
+	return e, nil
+}
+
+func (e *Engine) closeSource() {
+	if e.ownSrc {
+		e.src.Close()
+	}
+}
+
+// Close stops watching files and frees idle VMs. Runs in flight must be
+// over first.
+func (e *Engine) Close() {
+	if e.sessions != nil {
+		e.sessions.Close()
+	}
+	e.mem.close()
+	e.sched.close()
+	e.closeSource()
+	e.pool.closeIdle()
+}
+
+// Run executes the script for req and appends the response document to dst.
+// A nil error means a complete, valid response. Errors: ErrBadPath,
+// ErrNotFound, ErrBusy, or a *ScriptError for a script that failed to
+// compile, raised an error or ran past its deadline.
+func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]byte, error) {
+	sc, err := e.scripts.Get(req.Tenant, req.Script, false)
+	if err != nil {
+		return dst, err
+	}
+	cfg := e.tenants.Get(req.Tenant)
+	timeout := e.opts.Timeout
+	if cfg.Timeout > 0 {
+		timeout = time.Duration(cfg.Timeout)
+	}
+	// An operator's max_concurrent is a hard cap (refused at once beyond
+	// it); the default share queues, as it exists for fairness only.
+	limit, queueing := e.opts.TenantVMs, true
+	if cfg.MaxConcurrent > 0 {
+		limit, queueing = cfg.MaxConcurrent, false
+	}
+	deadline := time.Now().Add(timeout)
+	sh, err := e.sched.admit(req.Tenant, cfg.Weight, limit, queueing, deadline, ctx.Done())
+	if err != nil {
+		return dst, err
+	}
+	v, built := e.pool.get()
+	// The tenant is charged for its run's last CPU time, for the server's
+	// work around the run, for building a VM (mostly after one of its runs
+	// failed and its VM was thrown away) and for a failure; the token and
+	// the VM slot go back in the same step, after the VM is back in the
+	// pool.
+	var held bool
+	var used time.Duration
+	extra := built
+	defer func() { e.sched.finish(sh, held, used+extra) }()
+	// The run's context is the VM's reusable deadline; a caller's own
+	// cancellation (none for the HTTP server) is forwarded to it.
+	v.deadline.start(ctx, deadline)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { v.deadline.fire(StopCancel) })
+		defer stop()
+	}
+	var serr *ScriptError
+	if v.slice.begin(e.sched, sh, v.deadline.Done()) {
+		serr = v.run(v.deadline, req, sc, cfg, e.opts.MaxResponse)
+	} else {
+		serr = &ScriptError{Kind: KindTimeout, Tenant: req.Tenant, Script: req.Script}
+	}
+	held, used = v.slice.end()
+	why := v.deadline.stop()
+	if serr != nil {
+		v.close()
+		extra += failureCost
+		switch why {
+		case StopMemory:
+			serr.Kind = KindMemory
+			serr.Message = fmt.Sprintf("stopped: the server's heap passed its limit while this script held more than %d MiB", guiltyFloor>>20)
+		case StopAllocation:
+			serr.Kind = KindMemory
+			serr.Message = fmt.Sprintf("stopped: the script held more than %d MiB", e.opts.MaxRunMemory>>20)
+		case StopDeadline, StopCancel:
+			serr.Kind = KindTimeout
+			serr.Message = "script ran past its deadline of " + timeout.String()
+		}
+		return dst, serr
+	}
+	dst = v.call.Response.AppendDocument(dst)
+	v.clear()
+	e.pool.put(v)
+	return dst, nil
+}

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/dialua/dialua/luaapi"
+	"github.com/dialua/dialua/runtime/loader"
+	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/sandbox"
+	"github.com/dialua/dialua/runtime/tenant"
+)
+
+// vm is a sandboxed Lua state plus the run state its modules read. It holds
+// nothing of the engine but a function that loads the tenant's modules.
+type vm struct {
+	load     func(tenant, module string) (*loader.Script, error)
+	deadline *runDeadline
+	lctx     *luaCtx // what the Lua state sees: deadline plus time slices
+	slice    slice
+	sb       *sandbox.VM
+	call     *luaapi.Call
+	env      *lua.LTable
+	loaded   map[string]lua.LValue // modules required in this run
+	errFn    *lua.LFunction        // onError, made once per VM
+	failure  runFailure            // what onError saw in the last failed run
+}
+
+func (e *Engine) newVM() *vm {
+	v := &vm{sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
+	v.load = func(tenant, module string) (*loader.Script, error) { return e.scripts.Get(tenant, module, true) }
+	v.lctx = &luaCtx{runDeadline: v.deadline, slice: &v.slice}
+	v.call = luaapi.NewCall(e.log, e.reds, v.slice.wait)
+	v.errFn = v.sb.L.NewFunction(v.onError)
+	v.slice.over = func(bar int64) bool { over, _ := v.over(bar); return over }
+	v.slice.fire = func(r StopReason) { v.deadline.fire(r) }
+	v.slice.maxLive = max(0, e.opts.MaxRunMemory)
+	L := v.sb.L
+	for _, m := range append(v.call.Core(), e.modules...) {
+		val := v.call.Open(L, m)
+		if t, ok := val.(*lua.LTable); ok {
+			val = v.sb.ReadOnly(t) // a module's table lives as long as the VM
+		}
+		v.sb.Set(m.Name(), val)
+	}
+	v.sb.Set("require", L.NewFunction(v.require))
+	v.sb.OnIterate = v.call.BeforeIterate
+	v.sb.Print = v.call.Print
+	return v
+}
+
+func (v *vm) close() {
+	v.deadline.timer.Stop()
+	v.sb.Close()
+}
+
+// run executes one script on this VM.
+func (v *vm) run(ctx context.Context, req *protocol.Request, sc *loader.Script, cfg *tenant.Config, maxResponse int) *ScriptError {
+	L := v.sb.L
+	v.call.Begin(ctx, req, cfg, maxResponse)
+	v.sb.Reset()
+	v.env = v.sb.NewEnv()
+	fn := L.NewFunctionFromProto(sc.Proto)
+	fn.Env = v.env
+	L.SetContext(v.lctx)
+	L.Push(fn)
+	err := L.PCall(0, 0, v.errFn)
+	L.RemoveContext()
+	if err == nil {
+		return nil
+	}
+	se := &ScriptError{Kind: KindRuntime, Tenant: req.Tenant, Script: req.Script,
+		Location: v.failure.loc, Traceback: v.failure.trace}
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		if se.Location == "" {
+			// The error handler could not run (the call stack was full):
+			// gopher-lua's own traceback, which the VM wrote, is all there is.
+			se.Location, se.Traceback = traceLocation(ae.StackTrace), boundTrace(ae.StackTrace)
+		}
+		se.Message = errorMessage(ae.Object, se.Location)
+	} else {
+		se.Message = err.Error()
+	}
+	// An error can carry any string the script built; the log gets a
+	// bounded, redacted copy.
+	se.Message = v.call.Log().Scrub(se.Message, 2048)
+	se.Location = v.call.Log().Scrub(se.Location, 256)
+	se.Traceback = v.call.Log().Scrub(se.Traceback, 8192)
+	return se
+}
+
+// clear drops references to the finished run so an idle VM holds no request
+// memory.
+func (v *vm) clear() {
+	v.call.End()
+	v.env = nil
+	v.loaded = nil
+}
