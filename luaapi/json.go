@@ -11,7 +11,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-
 // JSON is the module `json`: encode(value) -> string | nil, err and
 // decode(string) -> value | nil, err, plus json.null, the value that stands
 // for JSON null inside arrays (and that encodes as null).

@@ -16,7 +16,6 @@ import (
 	"github.com/dialua/dialua/runtime/tenant"
 )
 
-
 // Log budget: what one run may write to the server log through print and the
 // log module. A script printing megabytes in a loop would otherwise fill
 // the operator's disk in seconds.

@@ -22,7 +22,7 @@ import (
 // Config tunes the server. Zero values take the defaults noted.
 type Config struct {
 	Engine *engine.Engine // required
-	Logger *slog.Logger    // required
+	Logger *slog.Logger   // required
 
 	ReadTimeout    time.Duration // whole request read; default 5s
 	WriteTimeout   time.Duration // whole response write; default 5s
