@@ -41,7 +41,7 @@ func benchRequest(code string) *protocol.Request {
 // the script and its modules are compiled before the timer starts.
 func benchEngine(b *testing.B, req *protocol.Request, want []byte) *Engine {
 	b.Helper()
-	e, err := New(Options{ScriptsDir: "../scripts"})
+	e, err := New(Options{ScriptsDir: "../../scripts"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -25,6 +25,8 @@ type slice struct {
 	nextCheck time.Time            // of the next periodic measurement
 	pressure  int64                // the watchdog's pressure count this run last answered
 	maxLive   int64                // stop the run past this; 0: no limit
+
+	resume, noop func() // what wait returns, made once
 }
 
 // paceStep is the longest a paced run waits before it looks again.
@@ -111,13 +113,18 @@ func (s *slice) tick() {
 	}
 }
 
-// wait gives the token up for a network wait (luaapi.Run.Wait).
+// wait gives the token up for a network wait (luaapi.Run.Wait). The
+// functions it returns are made once per VM, so a wait allocates nothing.
 func (s *slice) wait() (resume func()) {
+	if s.resume == nil {
+		s.resume = func() { s.take() }
+		s.noop = func() {}
+	}
 	if !s.held {
-		return func() {}
+		return s.noop
 	}
 	s.give()
-	return func() { s.take() }
+	return s.resume
 }
 
 // checkFirst is how far into a run its first periodic measurement comes

@@ -19,10 +19,18 @@ import (
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
+// Runner is what the server needs of the engine: one method, so that the
+// server knows nothing else of it (an *engine.Engine is one).
+type Runner interface {
+	// Run executes the script for req and appends the response document
+	// to dst; errors as engine.Engine.Run's.
+	Run(ctx context.Context, req *protocol.Request, dst []byte) ([]byte, error)
+}
+
 // Config tunes the server. Zero values take the defaults noted.
 type Config struct {
-	Engine *engine.Engine // required
-	Logger *slog.Logger   // required
+	Engine Runner       // required
+	Logger *slog.Logger // required
 
 	ReadTimeout    time.Duration // whole request read; default 5s
 	WriteTimeout   time.Duration // whole response write; default 5s
@@ -35,7 +43,7 @@ type Config struct {
 type Server struct {
 	cfg  Config
 	fs   *fasthttp.Server
-	eng  *engine.Engine
+	eng  Runner
 	log  *slog.Logger
 	bufs sync.Pool
 }
