@@ -6,8 +6,8 @@
 package ivr
 
 import (
-	"bytes"
 	"fmt"
+	"github.com/dialua/dialua/runtime/internal/strictyaml"
 	"os"
 	"sort"
 	"strings"
@@ -140,15 +140,8 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 	scalar := v.Kind == yaml.ScalarNode
 	var err error
 	strict := func(dst any) error {
-		var buf bytes.Buffer
-		enc := yaml.NewEncoder(&buf)
-		if err := enc.Encode(v); err != nil {
-			return err
-		}
-		dec := yaml.NewDecoder(&buf)
-		dec.KnownFields(true)
-		if err := dec.Decode(dst); err != nil {
-			return fmt.Errorf("line %d: %s: %v", v.Line, a.Kind, strings.TrimPrefix(err.Error(), "yaml: "))
+		if err := strictyaml.DecodeNode(v, dst); err != nil {
+			return fmt.Errorf("line %d: %s: %v", v.Line, a.Kind, err)
 		}
 		return nil
 	}
@@ -244,11 +237,9 @@ func Load(path string) (*IVR, error) {
 
 // Parse reads and checks an IVR definition.
 func Parse(b []byte) (*IVR, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	var ivr IVR
-	if err := dec.Decode(&ivr); err != nil {
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := strictyaml.Decode(b, &ivr); err != nil {
+		return nil, err
 	}
 	if err := ivr.check(); err != nil {
 		return nil, err

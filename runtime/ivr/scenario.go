@@ -1,15 +1,13 @@
 package ivr
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/dialua/dialua/runtime/internal/strictyaml"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // SuiteFile is a scenario file: one IVR and the calls to make through it.
@@ -61,11 +59,9 @@ func LoadSuite(path string) (*SuiteFile, *IVR, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	var s SuiteFile
-	if err := dec.Decode(&s); err != nil {
-		return nil, nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := strictyaml.Decode(b, &s); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if s.IVR == "" {
 		return nil, nil, fmt.Errorf("%s: no ivr: name the IVR file these scenarios call", path)

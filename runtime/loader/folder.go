@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"github.com/dialua/dialua/runtime/internal/filestamp"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -182,7 +183,8 @@ func (s *Folder) readErr(err error) error {
 }
 
 func versionOf(fi fs.FileInfo) Version {
-	return Version{Stamp: fi.ModTime().UnixNano(), Size: fi.Size()}
+	st := filestamp.Of(fi)
+	return Version{Stamp: st.Mod, Size: st.Size}
 }
 
 // Version stats the file; ErrNotFound when it is gone, or when the other

@@ -1,8 +1,8 @@
 package loader
 
 import (
+	"github.com/dialua/dialua/runtime/internal/filestamp"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -115,7 +115,7 @@ func (w *watcher) flush() {
 		// A file modified within the last settle period may still be
 		// being written: look at it again on the next round, unless it has
 		// been changing for maxDefer already.
-		if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) < settle && time.Since(first) < maxDefer {
+		if st, err := filestamp.Stat(p); err == nil && st.Age() < settle && time.Since(first) < maxDefer {
 			again[p] = first
 			continue
 		}

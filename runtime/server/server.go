@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -108,7 +109,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic serving request", "path", clip(string(ctx.Path()), maxLoggedPath),
-				"panic", clip(fmt.Sprint(r), maxLoggedError))
+				"panic", clip(fmt.Sprint(r), maxLoggedError), "stack", string(debug.Stack()))
 			reply(ctx, fasthttp.StatusInternalServerError, protocol.Empty)
 		}
 	}()

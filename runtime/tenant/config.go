@@ -8,8 +8,9 @@
 package tenant
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
+	"github.com/dialua/dialua/runtime/internal/strictyaml"
 	"strings"
 	"time"
 
@@ -68,11 +69,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // Parse reads a tenants file strictly: unknown keys are errors.
 func Parse(b []byte) (*File, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	var f File
-	if err := dec.Decode(&f); err != nil && err.Error() != "EOF" {
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := strictyaml.Decode(b, &f); err != nil && !errors.Is(err, strictyaml.ErrEmpty) {
+		return nil, err
 	}
 	for name, c := range f.Tenants {
 		if c == nil {

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"github.com/dialua/dialua/runtime/internal/filestamp"
 	"log/slog"
 	"os"
 	"sync"
@@ -24,13 +25,13 @@ type Registry struct {
 	cur     atomic.Pointer[snapshot]
 	checked atomic.Int64
 	mu      sync.Mutex // one reload at a time
+	statErr string     // the last error looking at the file, logged once; under mu
 }
 
 type snapshot struct {
 	file    *File
 	configs sync.Map // tenant name -> *Config, filled on first use
-	mod     time.Time
-	size    int64
+	stamp   filestamp.Stamp
 }
 
 // NewRegistry reads the file at path; a missing file means defaults for
@@ -47,8 +48,11 @@ func NewRegistry(path string, log *slog.Logger) (*Registry, error) {
 }
 
 func (r *Registry) read() (*snapshot, error) {
-	fi, err := os.Stat(r.path)
-	if os.IsNotExist(err) || r.path == "" {
+	if r.path == "" {
+		return &snapshot{file: &File{}}, nil
+	}
+	st, err := filestamp.Stat(r.path)
+	if os.IsNotExist(err) {
 		return &snapshot{file: &File{}}, nil
 	}
 	if err != nil {
@@ -62,7 +66,7 @@ func (r *Registry) read() (*snapshot, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "parse", Path: r.path, Err: err}
 	}
-	return &snapshot{file: f, mod: fi.ModTime(), size: fi.Size()}, nil
+	return &snapshot{file: f, stamp: st}, nil
 }
 
 // Get returns a tenant's configuration. It is cheap: the file is looked at
@@ -84,20 +88,32 @@ func (r *Registry) Get(name string) *Config {
 func (r *Registry) reload() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.path == "" {
+		return
+	}
 	old := r.cur.Load()
-	fi, err := os.Stat(r.path)
+	st, err := filestamp.Stat(r.path)
+	if err == nil || os.IsNotExist(err) {
+		r.statErr = ""
+	}
 	switch {
 	case os.IsNotExist(err):
-		if old.size != 0 || !old.mod.IsZero() {
+		if old.stamp != (filestamp.Stamp{}) {
 			r.log.Info("tenants file removed; every tenant has the defaults", "file", r.path)
 			r.cur.Store(&snapshot{file: &File{}})
 		}
 		return
 	case err != nil:
+		// Permissions or I/O: the configuration in force stays, and the
+		// operator hears of it once per distinct error.
+		if msg := err.Error(); msg != r.statErr {
+			r.statErr = msg
+			r.log.Error("cannot read the tenants file; the configuration in force stays", "file", r.path, "error", msg)
+		}
 		return
-	case fi.ModTime().Equal(old.mod) && fi.Size() == old.size:
+	case st == old.stamp:
 		return
-	case time.Since(fi.ModTime()) < settle:
+	case st.Age() < settle:
 		// Possibly still being written (an editor truncates first): look
 		// again at the next check rather than apply half a file.
 		r.checked.Store(time.Now().Add(-recheck + settle).UnixNano())
@@ -107,7 +123,7 @@ func (r *Registry) reload() {
 	if err != nil {
 		r.log.Error("tenants file does not parse; the previous version stays in force", "file", r.path, "error", err.Error())
 		// Remember this version so the error is logged once, not every second.
-		bad := &snapshot{file: old.file, mod: fi.ModTime(), size: fi.Size()}
+		bad := &snapshot{file: old.file, stamp: st}
 		r.cur.Store(bad)
 		return
 	}

@@ -1,0 +1,32 @@
+// Package filestamp is the one file-change check dialua uses (scripts, the
+// tenants file): a file is taken to have changed when its modification time
+// or its size has. It imports nothing of dialua.
+package filestamp
+
+import (
+	"io/fs"
+	"os"
+	"time"
+)
+
+// Stamp is what is compared: modification time (nanoseconds) and size. The
+// zero Stamp is no file.
+type Stamp struct {
+	Mod  int64
+	Size int64
+}
+
+// Of is the stamp of a file already looked at.
+func Of(fi fs.FileInfo) Stamp { return Stamp{Mod: fi.ModTime().UnixNano(), Size: fi.Size()} }
+
+// Stat is the stamp of the file at path now.
+func Stat(path string) (Stamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Stamp{}, err
+	}
+	return Of(fi), nil
+}
+
+// Age is how long ago the file was last modified.
+func (s Stamp) Age() time.Duration { return time.Since(time.Unix(0, s.Mod)) }
