@@ -20,6 +20,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/sandbox"
 	"github.com/dialua/dialua/runtime/tenant"
 )
 
@@ -129,21 +130,9 @@ func identifier(s string) bool {
 	return true
 }
 
-// lockedMeta returns a metatable for a per-VM userdata: reads go to index,
-// writes fail, and getmetatable returns a string instead of the table.
+// lockedMeta is the read-only metatable of a module's userdata.
 func lockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
-	mt := L.NewTable()
-	mt.RawSetString("__index", index)
-	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("%s is read-only", what)
-		return 0
-	}))
-	mt.RawSetString("__metatable", lua.LString("read-only"))
-	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(what))
-		return 1
-	}))
-	return mt
+	return sandbox.LockedMeta(L, index, what)
 }
 
 // nullKey is where a VM's json.null lives in its registry (which scripts

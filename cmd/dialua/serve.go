@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialua/dialua/luaapi"
 	"github.com/dialua/dialua/runtime/engine"
+	"github.com/dialua/dialua/runtime/loader"
 	"github.com/dialua/dialua/runtime/sandbox"
 	"github.com/dialua/dialua/runtime/server"
 	"github.com/dialua/dialua/runtime/session"
@@ -25,26 +27,26 @@ func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	scripts := fs.String("scripts", "./scripts", "scripts root: one folder per tenant")
-	timeout := fs.Duration("timeout", time.Second, "deadline for one script run")
+	timeout := fs.Duration("timeout", engine.DefaultTimeout, "deadline for one script run")
 	vms := fs.Int("vms", 0, "Lua VMs that may exist at once (0: 8 per CPU)")
-	maxString := fs.Int("max-string", 4<<20, "largest string a script may build, in bytes")
-	maxResponse := fs.Int("max-response", 256<<10, "largest response a script may build, in bytes")
+	maxString := fs.Int("max-string", sandbox.DefaultMaxStringBytes, "largest string a script may build, in bytes")
+	maxResponse := fs.Int("max-response", engine.DefaultMaxResponse, "largest response a script may build, in bytes")
 	maxMemory := fs.Int64("max-memory", 4<<30, "heap size in bytes past which the runs holding the most memory are stopped (also Go's soft memory limit); negative: off")
-	maxRunMemory := fs.Int64("max-run-memory", 64<<20, "memory in bytes one script run may hold before it is stopped; negative: off")
+	maxRunMemory := fs.Int64("max-run-memory", engine.DefaultMaxRunMemory, "memory in bytes one script run may hold before it is stopped; negative: off")
 	tenantVMs := fs.Int("tenant-vms", 0, "VMs one tenant may hold at once when the tenants file sets no max_concurrent (0: a quarter of --vms, at least 2)")
 	gcPercent := fs.Int("gc-percent", 400, "Go garbage-collector target (GOGC); the heap stays under --max-memory either way")
-	maxScripts := fs.Int("max-scripts", 10000, "compiled scripts kept in memory")
-	maxCache := fs.Int64("max-cache", 512<<20, "estimated bytes of compiled scripts kept in memory, in total")
-	maxTenantCache := fs.Int64("max-tenant-cache", 64<<20, "estimated bytes of compiled scripts kept for one tenant")
-	readTimeout := fs.Duration("read-timeout", 5*time.Second, "time to read a whole request")
-	writeTimeout := fs.Duration("write-timeout", 5*time.Second, "time to write a whole response")
-	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "keep-alive idle time")
-	maxBody := fs.Int("max-body", 64<<10, "largest request body, in bytes")
-	maxHeader := fs.Int("max-header", 8<<10, "largest request line plus headers, in bytes")
+	maxScripts := fs.Int("max-scripts", loader.DefaultMaxScripts, "compiled scripts kept in memory")
+	maxCache := fs.Int64("max-cache", loader.DefaultMaxBytes, "estimated bytes of compiled scripts kept in memory, in total")
+	maxTenantCache := fs.Int64("max-tenant-cache", loader.DefaultMaxTenantBytes, "estimated bytes of compiled scripts kept for one tenant")
+	readTimeout := fs.Duration("read-timeout", server.DefaultReadTimeout, "time to read a whole request")
+	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "time to write a whole response")
+	idleTimeout := fs.Duration("idle-timeout", server.DefaultIdleTimeout, "keep-alive idle time")
+	maxBody := fs.Int("max-body", server.DefaultMaxBodyBytes, "largest request body, in bytes")
+	maxHeader := fs.Int("max-header", server.DefaultMaxHeaderBytes, "largest request line plus headers, in bytes")
 	poll := fs.Bool("poll", false, "re-check script files on request (every 0.5s) instead of watching them; for network file systems")
 	tenants := fs.String("tenants", "", "per-tenant configuration file (default: tenants.yaml in the scripts folder)")
 	sessionStore := fs.String("session-store", "memory", "where per-call sessions live: memory, or a redis:// URL shared by several nodes")
-	sessionTTL := fs.Duration("session-ttl", time.Hour, "how long a call's session lives after its last write")
+	sessionTTL := fs.Duration("session-ttl", luaapi.DefaultSessionTTL, "how long a call's session lives after its last write")
 	dev := fs.Bool("dev", false, "development mode: scripts' http calls may reach loopback addresses without listing them")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for requests in flight")
 	logFormat := fs.String("log-format", "text", "log format: text or json")

@@ -85,21 +85,29 @@ type Options struct {
 	Logger *slog.Logger // default: discard
 }
 
+// Defaults of Options (the cache's are loader's, the string limit
+// sandbox's, the session TTL luaapi's).
+const (
+	DefaultTimeout      = time.Second
+	DefaultMaxResponse  = 256 << 10
+	DefaultMaxRunMemory = 64 << 20
+)
+
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
-		o.Timeout = time.Second
+		o.Timeout = DefaultTimeout
 	}
 	if o.VMs <= 0 {
 		o.VMs = 8 * goruntime.GOMAXPROCS(0)
 	}
 	if o.MaxResponse <= 0 {
-		o.MaxResponse = 256 << 10
+		o.MaxResponse = DefaultMaxResponse
 	}
 	if o.TenantsFile == "" && o.ScriptsDir != "" {
 		o.TenantsFile = filepath.Join(o.ScriptsDir, "tenants.yaml")
 	}
 	if o.MaxRunMemory == 0 {
-		o.MaxRunMemory = 64 << 20
+		o.MaxRunMemory = DefaultMaxRunMemory
 	}
 	if o.TenantVMs <= 0 {
 		o.TenantVMs = max(2, o.VMs/4)

@@ -135,18 +135,34 @@ func (vm *VM) Set(name string, v lua.LValue) { vm.Globals.RawSetString(name, v) 
 // error on writes; the proxy's metatable is locked, and rawset and the table
 // library refuse it. t itself must not be handed to scripts.
 func (vm *VM) ReadOnly(t *lua.LTable) *lua.LTable {
-	L := vm.L
-	proxy := L.NewTable()
+	proxy := vm.L.NewTable()
+	proxy.Metatable = LockedMeta(vm.L, t, "")
+	vm.roMeta[proxy] = struct{}{}
+	return proxy
+}
+
+// LockedMeta is the one read-only metatable dialua builds, for proxy
+// tables (ReadOnly) and for the userdata modules are made of: reads go to
+// index, writes raise "<what> is read-only" (or "attempt to modify a
+// read-only table" when what is empty), getmetatable returns the string
+// "read-only" instead of the table, and tostring gives what.
+func LockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
 	mt := L.NewTable()
-	mt.RawSetString("__index", t)
+	mt.RawSetString("__index", index)
+	msg := "attempt to modify a read-only table"
+	if what != "" {
+		msg = what + " is read-only"
+		mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+			L.Push(lua.LString(what))
+			return 1
+		}))
+	}
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("attempt to modify a read-only table")
+		L.RaiseError("%s", msg)
 		return 0
 	}))
 	mt.RawSetString("__metatable", lua.LString("read-only"))
-	proxy.Metatable = mt
-	vm.roMeta[proxy] = struct{}{}
-	return proxy
+	return mt
 }
 
 func (vm *VM) isReadOnly(t *lua.LTable) bool {

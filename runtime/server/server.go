@@ -40,6 +40,15 @@ type Config struct {
 	MaxHeaderBytes int           // request line and headers; default 8 KiB
 }
 
+// Defaults of Config.
+const (
+	DefaultReadTimeout    = 5 * time.Second
+	DefaultWriteTimeout   = 5 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+	DefaultMaxBodyBytes   = 64 << 10
+	DefaultMaxHeaderBytes = 8 << 10
+)
+
 // Server serves Call Interactive requests.
 type Server struct {
 	cfg  Config
@@ -52,19 +61,19 @@ type Server struct {
 // New builds a server; call Serve to start it.
 func New(cfg Config) *Server {
 	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = 5 * time.Second
+		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = 5 * time.Second
+		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 60 * time.Second
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 64 << 10
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.MaxHeaderBytes <= 0 {
-		cfg.MaxHeaderBytes = 8 << 10
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger}
 	s.bufs.New = func() any { return new(exchange) }
