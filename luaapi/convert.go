@@ -11,7 +11,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// maxDepth bounds nesting in both directions of the Lua <-> Go conversion.
+// maxDepth bounds the nesting of Lua values converted to Go (json.encode,
+// session values, http table bodies). The other direction, decoded JSON to
+// Lua, is bounded before a table is built: encoding/json refuses nesting
+// past 10,000 levels, and decodeJSON counts the values (maxNodes).
 const maxDepth = 100
 
 // maxNodes bounds how many values one conversion visits: a table that holds
