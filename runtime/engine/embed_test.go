@@ -206,3 +206,18 @@ func TestEngineNeedsArrayLimit(t *testing.T) {
 		t.Fatal("engine.New changed gopher-lua's array limit")
 	}
 }
+
+// Tenants that deploy the same file share its compiled form, and each
+// tenant's errors still name its own file.
+func TestSharedTemplateErrorsNameOwnFile(t *testing.T) {
+	src := "local t = nil\nresponse:set_var('x', t.field)\n"
+	dir := writeScripts(t, map[string]string{"a/e.lua": src, "b/e.lua": src})
+	e := newEngine(t, engine.Options{ScriptsDir: dir})
+	for _, tenant := range []string{"a", "b", "a"} {
+		_, err := run(context.Background(), e, tenant, "e")
+		var se *engine.ScriptError
+		if !errors.As(err, &se) || se.Location != tenant+"/e.lua:2" || se.Tenant != tenant {
+			t.Errorf("%s: %#v", tenant, err)
+		}
+	}
+}

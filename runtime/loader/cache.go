@@ -10,8 +10,6 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
-
-	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // Script is one compiled version of a script file. It is immutable and shared
@@ -21,6 +19,8 @@ type Script struct {
 	Chunk   string // tenant/path.lua, the name errors carry
 	version Version
 	bytes   int64 // estimated memory, see protoBytes
+
+	template *template // the compiled form it shares (see share.go)
 }
 
 // failure is a file version that is not served, remembered so it is tried
@@ -117,6 +117,8 @@ type Loader struct {
 
 	fmu     sync.Mutex
 	flights map[scriptKey]*flight
+
+	shared templates
 }
 
 // New makes a loader over src. The loader does not own src: closing it is
@@ -296,14 +298,16 @@ func (s *Loader) compile(k scriptKey, f File) (*Script, Version, error) {
 		return nil, Version{}, &readError{&ScriptError{Kind: KindCompile, Tenant: k.tenant, Script: k.script,
 			Location: f.Chunk, Message: "cannot read the file: " + err.Error()}}
 	}
-	proto, err := sandbox.Compile(src, f.Chunk)
+	proto, tmpl, err := s.shared.compile(src, f.Chunk)
 	if err != nil {
 		se := compileError(err, f.Chunk, bytes.Count(src, []byte("\n"))+1)
 		se.Tenant, se.Script = k.tenant, k.script
 		return nil, ver, se
 	}
-	sc := &Script{Proto: proto, Chunk: f.Chunk, version: ver}
-	sc.bytes = protoBytes(proto) + entryBytes + int64(len(f.Chunk))
+	sc := &Script{Proto: proto, Chunk: f.Chunk, version: ver, template: tmpl}
+	// Charged as if nothing were shared: a tenant's share must not depend
+	// on what other tenants deployed.
+	sc.bytes = tmpl.bytes + copyBytes(proto) + entryBytes + int64(len(f.Chunk))
 	s.log.Debug("script compiled", "tenant", k.tenant, "script", k.script, "file", f.Chunk,
 		"bytes", sc.bytes, "took", time.Since(start))
 	return sc, ver, nil

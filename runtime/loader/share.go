@@ -1,0 +1,92 @@
+package loader
+
+import (
+	"crypto/sha256"
+	"runtime"
+	"sync"
+	"weak"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/dialua/dialua/runtime/sandbox"
+)
+
+// Many tenants of a hosting server deploy the same template, so files with
+// the same bytes compile once: the compiled form (code, constants, debug
+// information) is shared, and each file gets its own copy of the
+// FunctionProto structs only, with its own SourceName, so that errors and
+// tracebacks still name the tenant's own file. Compiled forms are
+// read-only for every VM already; sharing them between tenants shares
+// nothing a script can change.
+//
+// A template lives as long as a Script made from it: each Script holds it,
+// and the index holds only weak pointers, cleaned up when a template goes.
+type templates struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]weak.Pointer[template]
+}
+
+type template struct {
+	proto *lua.FunctionProto
+	bytes int64 // protoBytes of the shared parts
+}
+
+// compile returns the compiled form of src for the file named chunk,
+// sharing the compiled form of any other file with the same bytes, and
+// whether it was shared. Compile errors are never shared (they name the
+// file). The template keeps the name of the file first compiled, but no
+// copy uses its structs, only their slices.
+func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *template, error) {
+	sum := sha256.Sum256(src)
+	ts.mu.Lock()
+	if ts.m == nil {
+		ts.m = map[[sha256.Size]byte]weak.Pointer[template]{}
+	}
+	wp, ok := ts.m[sum]
+	ts.mu.Unlock()
+	if ok {
+		if t := wp.Value(); t != nil {
+			return rename(t.proto, chunk), t, nil
+		}
+	}
+	proto, err := sandbox.Compile(src, chunk)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &template{proto: proto, bytes: protoBytes(proto)}
+	w := weak.Make(t)
+	ts.mu.Lock()
+	ts.m[sum] = w
+	ts.mu.Unlock()
+	runtime.AddCleanup(t, func(sum [sha256.Size]byte) {
+		ts.mu.Lock()
+		if cur, ok := ts.m[sum]; ok && cur == w {
+			delete(ts.m, sum)
+		}
+		ts.mu.Unlock()
+	}, sum)
+	return rename(proto, chunk), t, nil
+}
+
+// rename copies the proto tree's structs with SourceName set to chunk; the
+// slices they point to are shared.
+func rename(p *lua.FunctionProto, chunk string) *lua.FunctionProto {
+	cp := *p
+	cp.SourceName = chunk
+	if len(p.FunctionPrototypes) > 0 {
+		cp.FunctionPrototypes = make([]*lua.FunctionProto, len(p.FunctionPrototypes))
+		for i, child := range p.FunctionPrototypes {
+			cp.FunctionPrototypes[i] = rename(child, chunk)
+		}
+	}
+	return &cp
+}
+
+// copyBytes estimates what rename allocates: a struct and a slot per function.
+func copyBytes(p *lua.FunctionProto) int64 {
+	n := int64(200)
+	for _, child := range p.FunctionPrototypes {
+		n += 8 + copyBytes(child)
+	}
+	return n
+}
