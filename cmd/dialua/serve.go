@@ -34,7 +34,8 @@ func serve(args []string) int {
 	maxMemory := fs.Int64("max-memory", 4<<30, "heap size in bytes past which the runs holding the most memory are stopped (also Go's soft memory limit); negative: off")
 	maxRunMemory := fs.Int64("max-run-memory", engine.DefaultMaxRunMemory, "memory in bytes one script run may hold before it is stopped; negative: off")
 	tenantVMs := fs.Int("tenant-vms", 0, "VMs one tenant may hold at once when the tenants file sets no max_concurrent (0: a quarter of --vms, at least 2)")
-	gcPercent := fs.Int("gc-percent", 400, "Go garbage-collector target (GOGC); the heap stays under --max-memory either way")
+	gcPercent := fs.Int("gc-percent", 0, "fixed Go garbage-collector target (GOGC) instead of --gc-headroom (0: use the headroom policy)")
+	gcHeadroomMiB := fs.Int("gc-headroom", 64, "MiB the heap may grow past the live heap before a collection (at least the live heap again); see docs")
 	maxScripts := fs.Int("max-scripts", loader.DefaultMaxScripts, "compiled scripts kept in memory")
 	maxCache := fs.Int64("max-cache", loader.DefaultMaxBytes, "estimated bytes of compiled scripts kept in memory, in total")
 	maxTenantCache := fs.Int64("max-tenant-cache", loader.DefaultMaxTenantBytes, "estimated bytes of compiled scripts kept for one tenant")
@@ -58,11 +59,15 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	// Scripts allocate a lot of short-lived memory and the live heap is small,
-	// so collecting less often buys throughput (about a sixth, measured with
-	// benchmarks/compare.sh); --max-memory, Go's soft limit, still caps it.
-	if os.Getenv("GOGC") == "" {
+	// GC policy: GOGC from the environment wins, then a fixed
+	// --gc-percent, else the headroom policy (gcpolicy.go); --max-memory,
+	// Go's soft limit, caps the heap in every case.
+	switch {
+	case os.Getenv("GOGC") != "":
+	case *gcPercent > 0:
 		debug.SetGCPercent(*gcPercent)
+	case *gcHeadroomMiB > 0:
+		defer startGCHeadroom(uint64(*gcHeadroomMiB) << 20).close()
 	}
 	if *maxMemory > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(*maxMemory)

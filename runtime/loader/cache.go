@@ -71,7 +71,7 @@ type flight struct {
 
 // Options bound a Loader's cache. Zero values take the defaults noted.
 type Options struct {
-	MaxScripts     int          // compiled scripts kept; default 10000
+	MaxScripts     int          // compiled scripts kept; default 100,000
 	MaxBytes       int64        // their estimated memory in total; default 512 MiB
 	MaxTenantBytes int64        // one tenant's share of it; default 64 MiB
 	Logger         *slog.Logger // compile errors and reloads; default: discard
@@ -79,7 +79,7 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultMaxScripts     = 10000
+	DefaultMaxScripts     = 100000
 	DefaultMaxBytes       = 512 << 20
 	DefaultMaxTenantBytes = 64 << 20
 )
@@ -390,15 +390,23 @@ func (s *Loader) evict(keep *entry) {
 	}
 	for s.bytes > s.maxBytes || len(s.entries) > s.max {
 		// The tenant holding the most (bytes, or entries when over the
-		// count) gives up its least recently used entry.
+		// count) of a sample gives up its least recently used entry. A
+		// sample, because a scan of every tenant on every insertion made a
+		// full cache of 10,000 tenants spend milliseconds per request; the
+		// heaviest tenants are the likeliest to be in any sample, and the
+		// per-tenant share above bounds each one regardless.
 		var big *tenantCache
 		byCount := s.bytes <= s.maxBytes
+		n := 0
 		for _, t := range s.tenants {
 			if len(t.entries) == 0 || (len(t.entries) == 1 && hasEntry(t, keep)) {
 				continue
 			}
 			if big == nil || (byCount && len(t.entries) > len(big.entries)) || (!byCount && t.bytes > big.bytes) {
 				big = t
+			}
+			if n++; n == tenantSample {
+				break
 			}
 		}
 		if big == nil {
@@ -412,6 +420,10 @@ func hasEntry(t *tenantCache, e *entry) bool {
 	_, ok := t.entries[e]
 	return ok
 }
+
+// tenantSample is how many tenants eviction compares to find the one
+// holding the most.
+const tenantSample = 32
 
 // evictSample is how many of a tenant's entries eviction compares: an
 // approximation of LRU (as Redis's) that keeps eviction cheap however many
