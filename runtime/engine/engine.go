@@ -41,6 +41,10 @@ type Options struct {
 	// Source, when set, is where scripts come from instead of ScriptsDir
 	// (the engine does not close it).
 	Source loader.Source
+	// Releases, when set, picks the release of the tenant's scripts that
+	// serves each request (and every module it requires); the Source must
+	// serve those releases. Nil: release "" for every request.
+	Releases Releases
 
 	Timeout     time.Duration // per-run deadline; default 1s
 	VMs         int           // VMs that may exist at once; default 8 per CPU
@@ -117,6 +121,14 @@ func (o Options) withDefaults() Options {
 	}
 	o.Limits = o.Limits.WithDefaults()
 	return o
+}
+
+// Releases picks which of a tenant's releases serves a request: the one a
+// call was pinned to, a canary's share of new calls, or the live one. It is
+// called once per request, before the script is loaded, so a request sees
+// one release whole.
+type Releases interface {
+	Pick(ctx context.Context, req *protocol.Request) (release string, err error)
 }
 
 // Engine runs scripts. It is safe for concurrent use.
@@ -212,7 +224,14 @@ func (e *Engine) Close() {
 // ErrNotFound, ErrBusy, or a *ScriptError for a script that failed to
 // compile, raised an error or ran past its deadline.
 func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]byte, error) {
-	sc, err := e.scripts.Get(req.Tenant, req.Script, false)
+	release := ""
+	if e.opts.Releases != nil {
+		var err error
+		if release, err = e.opts.Releases.Pick(ctx, req); err != nil {
+			return dst, err
+		}
+	}
+	sc, err := e.scripts.Get(loader.Name{Tenant: req.Tenant, Release: release, Script: req.Script})
 	if err != nil {
 		return dst, err
 	}
@@ -251,7 +270,7 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	}
 	var serr *ScriptError
 	if v.slice.begin(e.sched, sh, v.deadline.Done()) {
-		serr = v.run(v.deadline, req, sc, cfg, e.opts.MaxResponse)
+		serr = v.run(v.deadline, req, release, sc, cfg, e.opts.MaxResponse)
 	} else {
 		serr = &ScriptError{Kind: KindTimeout, Tenant: req.Tenant, Script: req.Script}
 	}

@@ -29,7 +29,7 @@ func (v *vm) require(L *lua.LState) int {
 		L.Push(val)
 		return 1
 	}
-	sc, err := v.load(tenant, path)
+	sc, err := v.load(loader.Name{Tenant: tenant, Release: v.release, Script: path, Module: true})
 	if err != nil {
 		var se *ScriptError
 		if errors.As(err, &se) {

@@ -16,7 +16,8 @@ import (
 // vm is a sandboxed Lua state plus the run state its modules read. It holds
 // nothing of the engine but a function that loads the tenant's modules.
 type vm struct {
-	load     func(tenant, module string) (*loader.Script, error)
+	load     func(loader.Name) (*loader.Script, error)
+	release  string // the release the running script came from; its modules come from it too
 	deadline *runDeadline
 	lctx     *luaCtx // what the Lua state sees: deadline plus time slices
 	slice    slice
@@ -30,7 +31,7 @@ type vm struct {
 
 func (e *Engine) newVM() *vm {
 	v := &vm{sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
-	v.load = func(tenant, module string) (*loader.Script, error) { return e.scripts.Get(tenant, module, true) }
+	v.load = e.scripts.Get
 	v.lctx = &luaCtx{runDeadline: v.deadline, slice: &v.slice}
 	v.call = luaapi.NewCall(e.log, e.reds, v.slice.wait)
 	v.errFn = v.sb.L.NewFunction(v.onError)
@@ -57,8 +58,9 @@ func (v *vm) close() {
 }
 
 // run executes one script on this VM.
-func (v *vm) run(ctx context.Context, req *protocol.Request, sc *loader.Script, cfg *tenant.Config, maxResponse int) *ScriptError {
+func (v *vm) run(ctx context.Context, req *protocol.Request, release string, sc *loader.Script, cfg *tenant.Config, maxResponse int) *ScriptError {
 	L := v.sb.L
+	v.release = release
 	v.call.Begin(ctx, req, cfg, maxResponse)
 	v.sb.Reset()
 	v.env = v.sb.NewEnv()

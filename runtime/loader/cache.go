@@ -31,10 +31,17 @@ type failure struct {
 	version Version
 }
 
-type scriptKey struct {
-	tenant, script string
-	module         bool
+// Name is what a script is asked for by: a tenant's script (or, with
+// Module, a module of its lib/ folder for require), in one of the tenant's
+// releases ("" for the scripts folder, or whatever the source serves when
+// no release is named). Two releases of a tenant are two sets of entries
+// in the cache, so a run that picked a release loads every module from it.
+type Name struct {
+	Tenant, Release, Script string
+	Module                  bool
 }
+
+type scriptKey = Name
 
 // entry is a cached script path. current is swapped atomically when the file
 // changes, so a run in flight finishes on the version it started with.
@@ -147,11 +154,10 @@ const pollEvery = time.Second / 2
 // Get returns the current compiled version of a script (module: of a
 // module of the tenant's lib/ folder). Errors: ErrBadPath, ErrNotFound, a
 // *ScriptError for a file that does not compile or cannot be read.
-func (s *Loader) Get(tenant, script string, module bool) (*Script, error) {
-	if !ValidScriptPath(tenant, script) {
+func (s *Loader) Get(k Name) (*Script, error) {
+	if !ValidScriptPath(k.Tenant, k.Script) {
 		return nil, ErrBadPath
 	}
-	k := scriptKey{tenant, script, module}
 	s.mu.RLock()
 	e := s.entries[k]
 	s.mu.RUnlock()
@@ -213,7 +219,7 @@ func (s *Loader) load(k scriptKey) (*Script, error) {
 }
 
 func (s *Loader) loadOnce(k scriptKey) (*Script, error) {
-	f, err := s.src.Locate(k.tenant, k.script, k.module)
+	f, err := s.src.Locate(k)
 	if err != nil {
 		return nil, s.locateErr(k, err)
 	}
@@ -266,8 +272,8 @@ func (s *Loader) locateErr(k scriptKey, err error) error {
 	if errors.Is(err, ErrNotFound) {
 		return ErrNotFound
 	}
-	s.log.Error("cannot look up a script file", "tenant", k.tenant, "script", k.script, "err", err)
-	return &readError{&ScriptError{Kind: KindCompile, Tenant: k.tenant, Script: k.script,
+	s.log.Error("cannot look up a script file", "tenant", k.Tenant, "script", k.Script, "err", err)
+	return &readError{&ScriptError{Kind: KindCompile, Tenant: k.Tenant, Script: k.Script,
 		Message: "cannot read the script's folder: " + err.Error()}}
 }
 
@@ -281,34 +287,34 @@ func (s *Loader) compile(k scriptKey, f File) (*Script, Version, error) {
 	case err == nil:
 	case errors.Is(err, ErrRefused):
 		why := strings.TrimPrefix(err.Error(), ErrRefused.Error()+": ")
-		s.log.Warn(why+"; refused as missing", "tenant", k.tenant, "script", k.script, "file", f.Chunk)
+		s.log.Warn(why+"; refused as missing", "tenant", k.Tenant, "script", k.Script, "file", f.Chunk)
 		if ver == (Version{}) {
 			ver = Version{Stamp: -1} // remembered until the file changes
 		}
 		return nil, ver, ErrNotFound
 	case errors.As(err, &se):
-		se.Tenant, se.Script = k.tenant, k.script
+		se.Tenant, se.Script = k.Tenant, k.Script
 		return nil, ver, se
 	case errors.Is(err, ErrNotFound):
 		return nil, Version{}, ErrNotFound
 	default:
 		// Permissions, I/O: the operator must hear of it, and the caller
 		// gets a failure (500), not a 404.
-		s.log.Error("cannot read a script file", "tenant", k.tenant, "script", k.script, "file", f.Chunk, "err", err)
-		return nil, Version{}, &readError{&ScriptError{Kind: KindCompile, Tenant: k.tenant, Script: k.script,
+		s.log.Error("cannot read a script file", "tenant", k.Tenant, "script", k.Script, "file", f.Chunk, "err", err)
+		return nil, Version{}, &readError{&ScriptError{Kind: KindCompile, Tenant: k.Tenant, Script: k.Script,
 			Location: f.Chunk, Message: "cannot read the file: " + err.Error()}}
 	}
 	proto, tmpl, err := s.shared.compile(src, f.Chunk)
 	if err != nil {
 		se := compileError(err, f.Chunk, bytes.Count(src, []byte("\n"))+1)
-		se.Tenant, se.Script = k.tenant, k.script
+		se.Tenant, se.Script = k.Tenant, k.Script
 		return nil, ver, se
 	}
 	sc := &Script{Proto: proto, Chunk: f.Chunk, version: ver, template: tmpl}
 	// Charged as if nothing were shared: a tenant's share must not depend
 	// on what other tenants deployed.
 	sc.bytes = tmpl.bytes + copyBytes(proto) + entryBytes + int64(len(f.Chunk))
-	s.log.Debug("script compiled", "tenant", k.tenant, "script", k.script, "file", f.Chunk,
+	s.log.Debug("script compiled", "tenant", k.Tenant, "script", k.Script, "file", f.Chunk,
 		"bytes", sc.bytes, "took", time.Since(start))
 	return sc, ver, nil
 }
@@ -336,10 +342,10 @@ func (s *Loader) insert(e *entry) *entry {
 	}
 	e.used.Store(s.clock.Add(1))
 	s.entries[e.key] = e
-	t := s.tenants[e.key.tenant]
+	t := s.tenants[e.key.Tenant]
 	if t == nil {
 		t = &tenantCache{entries: map[*entry]struct{}{}}
-		s.tenants[e.key.tenant] = t
+		s.tenants[e.key.Tenant] = t
 	}
 	t.entries[e] = struct{}{}
 	t.bytes += e.bytes
@@ -351,14 +357,14 @@ func (s *Loader) insert(e *entry) *entry {
 // remove forgets a cached entry; under s.mu.
 func (s *Loader) remove(e *entry) {
 	delete(s.entries, e.key)
-	if t := s.tenants[e.key.tenant]; t != nil {
+	if t := s.tenants[e.key.Tenant]; t != nil {
 		if _, ok := t.entries[e]; ok {
 			delete(t.entries, e)
 			t.bytes -= e.bytes
 			s.bytes -= e.bytes
 		}
 		if len(t.entries) == 0 {
-			delete(s.tenants, e.key.tenant)
+			delete(s.tenants, e.key.Tenant)
 		}
 	}
 }
@@ -369,7 +375,7 @@ func (s *Loader) resize(e *entry, bytes int64) {
 		e.bytes = bytes
 		return
 	}
-	t := s.tenants[e.key.tenant]
+	t := s.tenants[e.key.Tenant]
 	t.bytes += bytes - e.bytes
 	s.bytes += bytes - e.bytes
 	e.bytes = bytes
@@ -379,7 +385,7 @@ func (s *Loader) resize(e *entry, bytes int64) {
 // evict brings the cache back within its bounds after keep was added or
 // grew; keep itself stays. Under s.mu.
 func (s *Loader) evict(keep *entry) {
-	if t := s.tenants[keep.key.tenant]; t != nil {
+	if t := s.tenants[keep.key.Tenant]; t != nil {
 		for t.bytes > s.tenantBytes {
 			v := oldest(t, keep)
 			if v == nil {
@@ -515,7 +521,7 @@ func (s *Loader) refresh(e *entry) {
 // shadows, or that has gained a hard link) drops the entry so the next
 // request resolves afresh.
 func (s *Loader) refreshOnce(e *entry) {
-	f, err := s.src.Locate(e.key.tenant, e.key.script, e.key.module)
+	f, err := s.src.Locate(e.key)
 	if err != nil || f.ID != e.file.ID || f.Chunk != e.file.Chunk {
 		s.drop(e)
 		return
@@ -529,10 +535,10 @@ func (s *Loader) refreshOnce(e *entry) {
 			s.drop(e)
 		case e.current.Load() == nil && !errors.As(err, &re) && errors.As(err, &se):
 			e.failed.Store(&failure{err: se, version: ver})
-			s.log.Error("script does not compile", "tenant", e.key.tenant, "script", e.key.script, "error", err.Error())
+			s.log.Error("script does not compile", "tenant", e.key.Tenant, "script", e.key.Script, "error", err.Error())
 		default:
 			s.log.Error("script does not compile; the last good version keeps serving",
-				"tenant", e.key.tenant, "script", e.key.script, "error", err.Error())
+				"tenant", e.key.Tenant, "script", e.key.Script, "error", err.Error())
 		}
 		return
 	}
@@ -544,7 +550,7 @@ func (s *Loader) refreshOnce(e *entry) {
 		// Most likely caught between an editor's truncate and its write.
 		// A script meant to do nothing can say so with "return".
 		s.log.Warn("script file is empty; the previous version keeps serving",
-			"tenant", e.key.tenant, "script", e.key.script, "file", f.Chunk)
+			"tenant", e.key.Tenant, "script", e.key.Script, "file", f.Chunk)
 		return
 	}
 	e.current.Store(sc)
@@ -552,7 +558,7 @@ func (s *Loader) refreshOnce(e *entry) {
 	s.mu.Lock()
 	s.resize(e, sc.bytes)
 	s.mu.Unlock()
-	s.log.Info("script reloaded", "tenant", e.key.tenant, "script", e.key.script, "file", f.Chunk)
+	s.log.Info("script reloaded", "tenant", e.key.Tenant, "script", e.key.Script, "file", f.Chunk)
 }
 
 func (s *Loader) drop(e *entry) {

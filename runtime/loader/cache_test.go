@@ -36,7 +36,7 @@ func checkBounds(t *testing.T, s *Loader) {
 	per := map[string]int64{}
 	for _, e := range s.entries {
 		sum += e.bytes
-		per[e.key.tenant] += e.bytes
+		per[e.key.Tenant] += e.bytes
 	}
 	if sum != s.bytes {
 		t.Fatalf("accounted %d bytes, entries hold %d", s.bytes, sum)
@@ -69,7 +69,7 @@ func TestCacheBytesBounded(t *testing.T) {
 	for range 3 {
 		for tn := range 12 {
 			for i := range 10 {
-				if _, err := s.Get(fmt.Sprintf("t%d", tn), fmt.Sprintf("s%d", i), false); err != nil {
+				if _, err := s.Get(Name{Tenant: fmt.Sprintf("t%d", tn), Script: fmt.Sprintf("s%d", i)}); err != nil {
 					t.Fatal(err)
 				}
 				checkBounds(t, s)
@@ -77,7 +77,7 @@ func TestCacheBytesBounded(t *testing.T) {
 		}
 	}
 	// A script bigger than the tenant's share is served and kept alone.
-	sc, err := s.Get("t0", "huge", false)
+	sc, err := s.Get(Name{Tenant: "t0", Script: "huge"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +86,11 @@ func TestCacheBytesBounded(t *testing.T) {
 	}
 	checkBounds(t, s)
 	s.mu.RLock()
-	if n := len(s.tenants["t0"].entries); n != 1 || s.entries[scriptKey{"t0", "huge", false}] == nil {
+	if n := len(s.tenants["t0"].entries); n != 1 || s.entries[Name{Tenant: "t0", Script: "huge"}] == nil {
 		t.Errorf("t0 holds %d entries after its oversized script", n)
 	}
 	s.mu.RUnlock()
-	if again, _ := s.Get("t0", "huge", false); again != sc {
+	if again, _ := s.Get(Name{Tenant: "t0", Script: "huge"}); again != sc {
 		t.Error("oversized script compiled again instead of served from the cache")
 	}
 }

@@ -76,7 +76,11 @@ func missing(err error) bool {
 // the tenant's real folder, through a symlink anywhere on the way, does not
 // count. An error other than a missing file (a folder it may not read) is
 // returned as it is, for the request to fail loudly.
-func (s *Folder) Locate(tenant, script string, module bool) (File, error) {
+func (s *Folder) Locate(n Name) (File, error) {
+	if n.Release != "" {
+		return File{}, ErrNotFound
+	}
+	tenant, script, module := n.Tenant, n.Script, n.Module
 	tenantDir := filepath.Join(s.root, tenant)
 	var candidates []string
 	if module {

@@ -21,7 +21,11 @@ func NewFS(fsys fs.FS) *FS { return &FS{fsys: fsys} }
 
 // Locate finds <tenant>/<script>.lua or <tenant>/<script>/index.lua
 // (<tenant>/lib/<module>.lua for a module).
-func (s *FS) Locate(tenant, script string, module bool) (File, error) {
+func (s *FS) Locate(n Name) (File, error) {
+	if n.Release != "" {
+		return File{}, ErrNotFound
+	}
+	tenant, script, module := n.Tenant, n.Script, n.Module
 	var candidates []string
 	if module {
 		candidates = []string{path.Join(tenant, ModulesDir, script+".lua")}

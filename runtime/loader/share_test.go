@@ -11,15 +11,15 @@ import (
 func TestIdenticalFilesShareCompiledForm(t *testing.T) {
 	src := "local function f(x)\n  return x.missing.field\nend\nreturn f\n"
 	l := newTestStore(t, map[string]string{"a/s.lua": src, "b/s.lua": src, "c/s.lua": src + "-- c's own\n"}, 100, 1<<30, 1<<30)
-	a, err := l.Get("a", "s", false)
+	a, err := l.Get(Name{Tenant: "a", Script: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := l.Get("b", "s", false)
+	b, err := l.Get(Name{Tenant: "b", Script: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := l.Get("c", "s", false)
+	c, err := l.Get(Name{Tenant: "c", Script: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}

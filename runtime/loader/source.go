@@ -10,10 +10,11 @@ import "errors"
 //
 // A source is used by one Loader, from many goroutines at once.
 type Source interface {
-	// Locate finds the file that serves a script path: a URL's script, or
-	// with module set, a module of the tenant's lib/ folder for require.
-	// ErrNotFound when there is none.
-	Locate(tenant, script string, module bool) (File, error)
+	// Locate finds the file that serves a script name: a URL's script, or
+	// with Module set, a module of the tenant's lib/ folder for require,
+	// in the release named (a source that has no releases serves only
+	// Release ""). ErrNotFound when there is none.
+	Locate(n Name) (File, error)
 	// Read returns the file's bytes and the version read. ErrNotFound
 	// when the file is gone, ErrRefused when it is there but must not be
 	// served; any other error is one the operator must hear of (the

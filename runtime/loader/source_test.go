@@ -16,11 +16,11 @@ type brokenSource struct {
 	reads int
 }
 
-func (b *brokenSource) Locate(tenant, script string, module bool) (File, error) {
-	if script != "ivr" {
+func (b *brokenSource) Locate(n Name) (File, error) {
+	if n.Script != "ivr" {
 		return File{}, ErrNotFound
 	}
-	return File{Chunk: tenant + "/ivr.lua", ID: "ivr"}, nil
+	return File{Chunk: n.Tenant + "/ivr.lua", ID: "ivr"}, nil
 }
 
 func (b *brokenSource) Read(File) ([]byte, Version, error) {
@@ -42,7 +42,7 @@ func TestReadErrorIsLoggedAndRetried(t *testing.T) {
 	var logs bytes.Buffer
 	src := &brokenSource{err: syscall.EACCES}
 	l := New(src, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	_, err := l.Get("acme", "ivr", false)
+	_, err := l.Get(Name{Tenant: "acme", Script: "ivr"})
 	var se *ScriptError
 	if !errors.As(err, &se) || errors.Is(err, ErrNotFound) {
 		t.Fatalf("unreadable file: %v, want a *ScriptError", err)
@@ -54,11 +54,11 @@ func TestReadErrorIsLoggedAndRetried(t *testing.T) {
 		t.Errorf("not logged: %s", logs.String())
 	}
 	src.err = nil
-	sc, err := l.Get("acme", "ivr", false)
+	sc, err := l.Get(Name{Tenant: "acme", Script: "ivr"})
 	if err != nil || sc == nil || src.reads != 2 {
 		t.Fatalf("after the cause passed: %v (reads %d)", err, src.reads)
 	}
-	if _, err := l.Get("acme", "other", false); !errors.Is(err, ErrNotFound) {
+	if _, err := l.Get(Name{Tenant: "acme", Script: "other"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing script: %v", err)
 	}
 }
