@@ -8,6 +8,7 @@ require (
 	github.com/valyala/fasthttp v1.78.0
 	github.com/yuin/gopher-lua v1.1.2
 	go.yaml.in/yaml/v3 v3.0.6
+	layeh.com/gopher-luar v1.0.11
 )
 
 require (
