@@ -48,6 +48,7 @@ type scriptKey = Name
 type entry struct {
 	key     scriptKey
 	file    File
+	group   *group // nil when the file has no group
 	current atomic.Pointer[Script]
 	failed  atomic.Pointer[failure] // set while the file has never compiled
 	watched bool
@@ -60,6 +61,12 @@ type entry struct {
 	// (see refresh).
 	refreshing atomic.Bool
 	asked      atomic.Int64
+}
+
+// group is a set of files replaced together (File.Group: a tenant folder).
+type group struct {
+	tenant  string
+	checked atomic.Int64 // unix nanos of the last check, for unwatched entries
 }
 
 // tenantCache is one tenant's part of the cache, for its byte share.
@@ -114,7 +121,8 @@ type Loader struct {
 	mu      sync.RWMutex
 	entries map[scriptKey]*entry
 	tenants map[string]*tenantCache
-	bytes   int64 // sum of the entries' bytes
+	bytes   int64             // sum of the entries' bytes
+	groups  map[string]*group // by File.Group
 
 	// clock is the LRU clock: it ticks at every insertion, and a hit stamps
 	// its entry with the current tick (a write only when the stamp
@@ -144,7 +152,8 @@ func New(src Source, o Options) *Loader {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Loader{src: src, max: o.MaxScripts, maxBytes: o.MaxBytes, tenantBytes: o.MaxTenantBytes, log: o.Logger,
-		entries: map[scriptKey]*entry{}, tenants: map[string]*tenantCache{}, flights: map[scriptKey]*flight{}}
+		entries: map[scriptKey]*entry{}, tenants: map[string]*tenantCache{}, flights: map[scriptKey]*flight{},
+		groups: map[string]*group{}}
 }
 
 // pollEvery is how often an entry whose file is not watched is re-checked
@@ -166,6 +175,9 @@ func (s *Loader) Get(k Name) (*Script, error) {
 			e.used.Store(c)
 		}
 		if !e.watched {
+			if !k.Module && s.pollGroup(e) {
+				return s.load(k) // the tree was replaced: e is gone
+			}
 			s.poll(e)
 		}
 		if sc := e.current.Load(); sc != nil {
@@ -342,6 +354,15 @@ func (s *Loader) insert(e *entry) *entry {
 	}
 	e.used.Store(s.clock.Add(1))
 	s.entries[e.key] = e
+	if name := e.file.Group; name != "" {
+		g := s.groups[name]
+		if g == nil {
+			g = &group{tenant: e.key.Tenant}
+			g.checked.Store(time.Now().UnixNano())
+			s.groups[name] = g
+		}
+		e.group = g
+	}
 	t := s.tenants[e.key.Tenant]
 	if t == nil {
 		t = &tenantCache{entries: map[*entry]struct{}{}}
@@ -569,6 +590,30 @@ func (s *Loader) drop(e *entry) {
 	s.mu.Unlock()
 }
 
+// pollGroup checks, at most every pollEvery, whether the entry's group was
+// replaced (a tenant folder renamed over, a tenant symlink switched), and if
+// so drops it whole. Only a run's script asks (never a require), so a run
+// loads its script and its modules from the same tree. (With inotify the
+// watcher drops the group when the event comes, and a switch in the
+// microseconds between a run's first load and a later require could still
+// split them.)
+func (s *Loader) pollGroup(e *entry) (dropped bool) {
+	g := e.group
+	if g == nil {
+		return false
+	}
+	now := time.Now().UnixNano()
+	last := g.checked.Load()
+	if now-last < int64(pollEvery) || !g.checked.CompareAndSwap(last, now) {
+		return false
+	}
+	if _, err := s.src.Version(e.file); errors.Is(err, ErrMoved) {
+		s.dropGroup(e.file.Group)
+		return true
+	}
+	return false
+}
+
 // poll re-checks an unwatched entry's file at most every pollEvery.
 func (s *Loader) poll(e *entry) {
 	now := time.Now().UnixNano()
@@ -586,7 +631,10 @@ func (s *Loader) poll(e *entry) {
 		}
 		return
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrMoved) && e.group != nil {
+		return // pollGroup's business: the group goes as one
+	}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrMoved) {
 		s.drop(e)
 		return
 	}
@@ -595,16 +643,46 @@ func (s *Loader) poll(e *entry) {
 	}
 }
 
-// changed is what the source calls when a file may have changed: every
-// entry one of whose names it is is refreshed; "" drops them all.
+// changed is what the source calls when a file may have changed: a
+// group's name (a tenant folder) drops the group's entries at once, every
+// entry one of whose names it is is refreshed, and "" drops them all.
 func (s *Loader) changed(name string) {
 	if name == "" {
 		s.dropAll()
 		return
 	}
+	if s.dropGroup(name) {
+		return
+	}
 	for _, e := range s.affected(name) {
 		s.refresh(e)
 	}
+}
+
+// dropGroup forgets every entry of a group (a tenant folder replaced), so
+// that the next requests load the tenant afresh; it reports whether there
+// were any.
+func (s *Loader) dropGroup(group string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[group]
+	if !ok {
+		return false
+	}
+	tenant := g.tenant
+	dropped := false
+	if t := s.tenants[tenant]; t != nil {
+		for e := range t.entries {
+			if e.file.Group == group {
+				s.remove(e)
+				dropped = true
+			}
+		}
+	}
+	if dropped {
+		s.log.Info("tenant folder replaced; its scripts load afresh", "tenant", tenant, "folder", group)
+	}
+	return dropped
 }
 
 // affected lists the entries a change to name may concern.

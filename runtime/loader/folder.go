@@ -31,6 +31,9 @@ type folderFile struct {
 	file string // path under the scripts root as the tenant laid it out
 	real string // after symlinks; inside the tenant's real folder
 	alt  string // the other candidate file whose appearance changes the answer
+
+	tenantDir string          // the tenant's folder as laid out (root/tenant)
+	tenantID  filestamp.Stamp // its real folder's identity when located
 }
 
 // NewFolder serves the scripts under root. With watch false (network file
@@ -124,7 +127,10 @@ func (s *Folder) Locate(n Name) (File, error) {
 		// The resolved path, relative to the tenant's real folder: no links
 		// left in it when it was checked (see Read).
 		inTenant, _ := filepath.Rel(realTenant, real)
-		ff := &folderFile{root: realTenant, rel: inTenant, file: file, real: real}
+		ff := &folderFile{root: realTenant, rel: inTenant, file: file, real: real, tenantDir: tenantDir}
+		if st, err := filestamp.Stat(realTenant); err == nil {
+			ff.tenantID = filestamp.Stamp{Dev: st.Dev, Ino: st.Ino}
+		}
 		if i == len(candidates)-1 && i > 0 {
 			ff.alt = candidates[0]
 		}
@@ -132,7 +138,7 @@ func (s *Folder) Locate(n Name) (File, error) {
 		if ff.alt != "" {
 			names = append(names, ff.alt)
 		}
-		return File{Chunk: filepath.ToSlash(rel), ID: real, Names: names, Opaque: ff}, nil
+		return File{Chunk: filepath.ToSlash(rel), ID: real, Names: names, Group: tenantDir, Opaque: ff}, nil
 	}
 	return File{}, ErrNotFound
 }
@@ -188,14 +194,28 @@ func (s *Folder) readErr(err error) error {
 
 func versionOf(fi fs.FileInfo) Version {
 	st := filestamp.Of(fi)
-	return Version{Stamp: st.Mod, Size: st.Size}
+	return Version{Stamp: st.Mod, Size: st.Size, Ident: st.Ino ^ st.Dev<<48}
 }
 
 // Version stats the file; ErrNotFound when it is gone, or when the other
 // candidate (script.lua beside script/index.lua) has appeared and now
-// serves the path.
+// serves the path; ErrMoved when the path now resolves to another file (the
+// tenant folder was renamed over or its symlink switched), which is how
+// polling sees a whole tenant replaced at once.
 func (s *Folder) Version(f File) (Version, error) {
 	ff := f.Opaque.(*folderFile)
+	real, err := filepath.EvalSymlinks(ff.file)
+	if err != nil {
+		return Version{}, s.readErr(err)
+	}
+	if real != ff.real {
+		return Version{}, ErrMoved
+	}
+	// A tenant folder renamed over keeps every path the same: its identity
+	// tells.
+	if st, err := filestamp.Stat(ff.root); err != nil || (filestamp.Stamp{Dev: st.Dev, Ino: st.Ino}) != ff.tenantID {
+		return Version{}, ErrMoved
+	}
 	fi, err := os.Stat(ff.real)
 	if err != nil {
 		return Version{}, s.readErr(err)
@@ -208,13 +228,15 @@ func (s *Folder) Version(f File) (Version, error) {
 	return versionOf(fi), nil
 }
 
-// Watch watches the folders of the file's names.
+// Watch watches the folders of the file's names, and the scripts root,
+// where a tenant folder renamed over or a tenant symlink switched shows up
+// as an event for the tenant folder's name (the file's Group).
 func (s *Folder) Watch(f File, changed func(name string)) bool {
 	if s.watch == nil {
 		return false
 	}
 	ff := f.Opaque.(*folderFile)
-	return s.watch.add(changed, filepath.Dir(ff.file), filepath.Dir(ff.real), dirOf(ff.alt))
+	return s.watch.add(changed, s.root, filepath.Dir(ff.file), filepath.Dir(ff.real), dirOf(ff.alt))
 }
 
 func dirOf(p string) string {

@@ -46,17 +46,28 @@ type File struct {
 	// source: its path as laid out, its real path, and the other candidate
 	// whose appearance would change the answer).
 	Names []string
+	// Group, when set, names a set of files replaced together (for the
+	// folder source: the tenant's folder). A change reported for the group,
+	// or ErrMoved from Version, drops every cached file of the group at
+	// once, so the tenant's scripts and modules are loaded afresh together
+	// from what replaced them.
+	Group string
 	// Opaque is the source's own data about the file.
 	Opaque any
 }
 
 // Version identifies one version of a file's content. Two reads of a file
 // give equal Versions only when nothing in between changed it (for the
-// folder source: the same modification time and size).
+// folder source: the same modification time, size and inode).
 type Version struct {
 	Stamp int64
 	Size  int64
+	Ident uint64 // the file's identity, where the source has one; 0 otherwise
 }
+
+// ErrMoved: the name now leads to another file, or the file's group was
+// replaced (a tenant folder renamed over, a tenant symlink switched).
+var ErrMoved = errors.New("script file replaced")
 
 // ErrRefused: the file exists but is refused (a hard link in a tenant's
 // folder). A source wraps it with the reason (fmt.Errorf("%w: reason",

@@ -82,6 +82,13 @@ func (w *watcher) loop() {
 				return
 			}
 			w.mu.Lock()
+			// A watched folder renamed away or removed: inotify's watch
+			// follows the old folder, so forget it, and the folder that
+			// takes its name is watched afresh when its scripts load.
+			if _, ok := w.dirs[ev.Name]; ok && ev.Has(fsnotify.Rename|fsnotify.Remove|fsnotify.Create) {
+				delete(w.dirs, ev.Name)
+				_ = w.fw.Remove(ev.Name)
+			}
 			if _, ok := w.pending[ev.Name]; !ok {
 				w.pending[ev.Name] = time.Now()
 			}
