@@ -6,6 +6,7 @@ import (
 
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/testkit"
 )
 
 const callAPIID = "3584705175:5205dc5cc5a411e5ab9eb3691b90ea15"
@@ -90,7 +91,7 @@ func TestDemoScripts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sameVerbs(t, s.get(c.path).verbs(t), c.want)
+			testkit.SameVerbs(t, s.get(c.path).verbs(t), c.want)
 		})
 	}
 }
@@ -102,5 +103,5 @@ func TestDemoOverPOST(t *testing.T) {
 	got := s.post("/demo/verify?activationCode=42", url.Values{
 		"CallAPIID": {callAPIID}, "CallID": {"abc"}, "CallStatus": {"ANSWER"},
 	}).verbs(t)
-	sameVerbs(t, got, []protocol.Verb{{Kind: protocol.SetVar, Name: "verified", Text: "1"}, {Kind: protocol.Hangup}})
+	testkit.SameVerbs(t, got, []protocol.Verb{{Kind: protocol.SetVar, Name: "verified", Text: "1"}, {Kind: protocol.Hangup}})
 }

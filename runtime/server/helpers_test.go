@@ -2,106 +2,45 @@ package server
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/testkit"
 )
-
-// logBuffer collects the server's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// records returns every log record whose msg is msg.
-func (l *logBuffer) records(msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.buf.Bytes()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var rec map[string]any
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == msg {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
 
 type testServer struct {
 	t    *testing.T
 	base string
 	dir  string
-	logs *logBuffer
+	logs *testkit.Logs // the engine's and the server's log
 	srv  *Server
 }
 
-// start runs a real server on a loopback port over scripts in dir.
+// start runs a real server on a loopback port over an engine over the
+// scripts in dir (testkit.NewEngine), both logging to the same recorder. The
+// run deadline defaults to 500ms.
 func start(t *testing.T, dir string, opts engine.Options) *testServer {
 	t.Helper()
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts.ScriptsDir = dir
-	opts.Logger = log
 	if opts.Timeout == 0 {
 		opts.Timeout = 500 * time.Millisecond
 	}
-	eng, err := engine.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Config{Engine: eng, Logger: log, MaxBodyBytes: 16 << 10})
+	eng := testkit.NewEngine(t, dir, opts)
+	srv := New(Config{Engine: eng, Logger: eng.Logs.Logger(), MaxBodyBytes: 16 << 10})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.fs.Shutdown()
-		eng.Close()
-	})
-	return &testServer{t: t, base: "http://" + ln.Addr().String(), dir: dir, logs: logs, srv: srv}
-}
-
-// scriptsDir makes a scripts root from path -> source.
-func scriptsDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, src := range files {
-		writeFile(t, filepath.Join(dir, name), src)
-	}
-	return dir
-}
-
-func writeFile(t *testing.T, path, src string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { srv.fs.Shutdown() }) // before the engine closes
+	return &testServer{t: t, base: "http://" + ln.Addr().String(), dir: dir, logs: eng.Logs, srv: srv}
 }
 
 var client = &http.Client{Timeout: 10 * time.Second}
@@ -167,29 +106,6 @@ func (r answer) wantEmptyError(t *testing.T, status int) {
 	if err != nil || len(resp.Verbs) != 0 {
 		t.Fatalf("error body is not an empty <Response>: %q (%v)", r.body, err)
 	}
-}
-
-func sameVerbs(t *testing.T, got, want []protocol.Verb) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d verbs, want %d\n got: %v\nwant: %v", len(got), len(want), got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("verb %d:\n got: %s\nwant: %s", i, got[i], want[i])
-		}
-	}
-}
-
-// vars collects the SetVar verbs of a response as a map.
-func vars(vs []protocol.Verb) map[string]string {
-	m := map[string]string{}
-	for _, v := range vs {
-		if v.Kind == protocol.SetVar {
-			m[v.Name] = v.Text
-		}
-	}
-	return m
 }
 
 // rawRequest sends bytes as they are (no client-side path cleaning) and

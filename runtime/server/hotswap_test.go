@@ -10,20 +10,8 @@ import (
 	"time"
 
 	"github.com/dialua/dialua/runtime/engine"
+	"github.com/dialua/dialua/runtime/testkit"
 )
-
-// within polls cond every 10ms until it holds or d passes, and reports how
-// long it took.
-func within(d time.Duration, cond func() bool) (time.Duration, bool) {
-	start := time.Now()
-	for time.Since(start) < d {
-		if cond() {
-			return time.Since(start), true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start), cond()
-}
 
 func varScript(v string) string { return `response:set_var("v", "` + v + `")` }
 
@@ -32,7 +20,7 @@ func (s *testServer) version(path string) (int, string) {
 	if r.status != 200 {
 		return r.status, ""
 	}
-	return 200, vars(r.verbs(s.t))["v"]
+	return 200, testkit.Vars(r.verbs(s.t))["v"]
 }
 
 func TestHotSwapEditAddDelete(t *testing.T) {
@@ -41,43 +29,43 @@ func TestHotSwapEditAddDelete(t *testing.T) {
 }
 
 func testHotSwap(t *testing.T, poll bool) {
-	dir := scriptsDir(t, map[string]string{"t/s.lua": varScript("1")})
+	dir := testkit.Scripts(t, map[string]string{"t/s.lua": varScript("1")})
 	s := start(t, dir, engine.Options{Poll: poll})
 	file := filepath.Join(dir, "t", "s.lua")
 	if _, v := s.version("/t/s"); v != "1" {
 		t.Fatalf("first version: %q", v)
 	}
 
-	writeFile(t, file, varScript("2"))
-	if d, ok := within(time.Second, func() bool { _, v := s.version("/t/s"); return v == "2" }); !ok {
+	testkit.WriteFile(t, file, varScript("2"))
+	if d, ok := testkit.Within(time.Second, func() bool { _, v := s.version("/t/s"); return v == "2" }); !ok {
 		t.Fatalf("edit not live after %v", d)
 	}
 
 	// A version that does not compile is refused; the last good one serves.
-	writeFile(t, file, "response:set_var(\"v\", \n")
-	if _, ok := within(time.Second, func() bool {
+	testkit.WriteFile(t, file, "response:set_var(\"v\", \n")
+	if _, ok := testkit.Within(time.Second, func() bool {
 		s.version("/t/s") // in poll mode, requests are what notice the change
-		return len(s.logs.records("script does not compile; the last good version keeps serving")) > 0
+		return len(s.logs.Records("script does not compile; the last good version keeps serving")) > 0
 	}); !ok {
-		t.Fatalf("the broken version was not reported: %s", s.logs.buf.String())
+		t.Fatalf("the broken version was not reported: %s", s.logs.String())
 	}
 	if st, v := s.version("/t/s"); st != 200 || v != "2" {
 		t.Fatalf("after a broken save: %d %q, want the last good version 2", st, v)
 	}
-	if rec := s.logs.records("script does not compile; the last good version keeps serving")[0]; !strings.Contains(rec["error"].(string), "t/s.lua:2: syntax error at end of file") {
+	if rec := s.logs.Records("script does not compile; the last good version keeps serving")[0]; !strings.Contains(rec["error"].(string), "t/s.lua:2: syntax error at end of file") {
 		t.Errorf("compile error does not name file and line: %v", rec)
 	}
-	writeFile(t, file, varScript("3"))
-	if d, ok := within(time.Second, func() bool { _, v := s.version("/t/s"); return v == "3" }); !ok {
+	testkit.WriteFile(t, file, varScript("3"))
+	if d, ok := testkit.Within(time.Second, func() bool { _, v := s.version("/t/s"); return v == "3" }); !ok {
 		t.Fatalf("fixed version not live after %v", d)
 	}
 
 	// Atomic replace (write a temporary file, rename it over), as deploy
 	// tools and many editors do.
 	tmp := filepath.Join(dir, "t", ".s.lua.tmp")
-	writeFile(t, tmp, varScript("4"))
+	testkit.WriteFile(t, tmp, varScript("4"))
 	must(t, os.Rename(tmp, file))
-	if d, ok := within(time.Second, func() bool { _, v := s.version("/t/s"); return v == "4" }); !ok {
+	if d, ok := testkit.Within(time.Second, func() bool { _, v := s.version("/t/s"); return v == "4" }); !ok {
 		t.Fatalf("renamed-over version not live after %v", d)
 	}
 
@@ -85,28 +73,28 @@ func testHotSwap(t *testing.T, poll bool) {
 	if st, _ := s.version("/t/new"); st != 404 {
 		t.Fatalf("before it exists: %d", st)
 	}
-	writeFile(t, filepath.Join(dir, "t", "new.lua"), varScript("new"))
-	if d, ok := within(time.Second, func() bool { _, v := s.version("/t/new"); return v == "new" }); !ok {
+	testkit.WriteFile(t, filepath.Join(dir, "t", "new.lua"), varScript("new"))
+	if d, ok := testkit.Within(time.Second, func() bool { _, v := s.version("/t/new"); return v == "new" }); !ok {
 		t.Fatalf("new script not live after %v", d)
 	}
 	must(t, os.Remove(file))
-	if d, ok := within(time.Second, func() bool { st, _ := s.version("/t/s"); return st == 404 }); !ok {
+	if d, ok := testkit.Within(time.Second, func() bool { st, _ := s.version("/t/s"); return st == 404 }); !ok {
 		t.Fatalf("deleted script still served after %v", d)
 	}
 
 	// A folder's index.lua gives way to a same-named file once it appears.
-	writeFile(t, filepath.Join(dir, "t", "menu", "index.lua"), varScript("index"))
+	testkit.WriteFile(t, filepath.Join(dir, "t", "menu", "index.lua"), varScript("index"))
 	if _, v := s.version("/t/menu"); v != "index" {
 		t.Fatalf("folder index: %q", v)
 	}
-	writeFile(t, filepath.Join(dir, "t", "menu.lua"), varScript("file"))
-	if d, ok := within(time.Second, func() bool { _, v := s.version("/t/menu"); return v == "file" }); !ok {
+	testkit.WriteFile(t, filepath.Join(dir, "t", "menu.lua"), varScript("file"))
+	if d, ok := testkit.Within(time.Second, func() bool { _, v := s.version("/t/menu"); return v == "file" }); !ok {
 		t.Fatalf("menu.lua did not take over from menu/index.lua after %v", d)
 	}
 }
 
 func TestHotSwapModule(t *testing.T) {
-	dir := scriptsDir(t, map[string]string{
+	dir := testkit.Scripts(t, map[string]string{
 		"t/lib/data.lua": `return {v = "1"}`,
 		"t/use.lua":      `response:set_var("v", require("data").v)`,
 	})
@@ -114,8 +102,8 @@ func TestHotSwapModule(t *testing.T) {
 	if _, v := s.version("/t/use"); v != "1" {
 		t.Fatalf("first: %q", v)
 	}
-	writeFile(t, filepath.Join(dir, "t", "lib", "data.lua"), `return {v = "2"}`)
-	if d, ok := within(time.Second, func() bool { _, v := s.version("/t/use"); return v == "2" }); !ok {
+	testkit.WriteFile(t, filepath.Join(dir, "t", "lib", "data.lua"), `return {v = "2"}`)
+	if d, ok := testkit.Within(time.Second, func() bool { _, v := s.version("/t/use"); return v == "2" }); !ok {
 		t.Fatalf("module edit not live after %v", d)
 	}
 }
@@ -123,7 +111,7 @@ func TestHotSwapModule(t *testing.T) {
 // TestHotSwapUnderLoad: while a script is rewritten again and again, every
 // request is answered 200 with one complete version or another.
 func TestHotSwapUnderLoad(t *testing.T) {
-	dir := scriptsDir(t, map[string]string{"t/s.lua": varScript("v0")})
+	dir := testkit.Scripts(t, map[string]string{"t/s.lua": varScript("v0")})
 	s := start(t, dir, engine.Options{})
 	file := filepath.Join(dir, "t", "s.lua")
 	stop := make(chan struct{})
@@ -155,10 +143,10 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	for i := 1; i <= 30; i++ {
 		v := "v" + strings.Repeat("x", i)
 		if i%2 == 0 {
-			writeFile(t, file, varScript(v))
+			testkit.WriteFile(t, file, varScript(v))
 		} else {
 			tmp := file + ".tmp"
-			writeFile(t, tmp, varScript(v))
+			testkit.WriteFile(t, tmp, varScript(v))
 			must(t, os.Rename(tmp, file))
 		}
 		time.Sleep(60 * time.Millisecond)
@@ -177,12 +165,12 @@ func TestHotSwapUnderLoad(t *testing.T) {
 // fails (and is not recompiled on every request); once fixed, it serves.
 func TestNeverCompiledThenFixed(t *testing.T) {
 	for _, poll := range []bool{false, true} {
-		dir := scriptsDir(t, map[string]string{"t/s.lua": "response:set_var(\n"})
+		dir := testkit.Scripts(t, map[string]string{"t/s.lua": "response:set_var(\n"})
 		s := start(t, dir, engine.Options{Poll: poll})
 		s.get("/t/s").wantEmptyError(t, 500)
 		s.get("/t/s").wantEmptyError(t, 500)
-		writeFile(t, filepath.Join(dir, "t", "s.lua"), varScript("fixed"))
-		if d, ok := within(2*time.Second, func() bool { _, v := s.version("/t/s"); return v == "fixed" }); !ok {
+		testkit.WriteFile(t, filepath.Join(dir, "t", "s.lua"), varScript("fixed"))
+		if d, ok := testkit.Within(2*time.Second, func() bool { _, v := s.version("/t/s"); return v == "fixed" }); !ok {
 			t.Errorf("poll=%v: fixed script not served after %v", poll, d)
 		}
 	}
@@ -191,9 +179,9 @@ func TestNeverCompiledThenFixed(t *testing.T) {
 // TestOversizedScriptRefused: files over 1 MiB are not compiled.
 func TestOversizedScriptRefused(t *testing.T) {
 	big := "local x = 1\n" + strings.Repeat("-- padding padding padding padding padding padding\n", 25000)
-	s := start(t, scriptsDir(t, map[string]string{"t/big.lua": big}), engine.Options{})
+	s := start(t, testkit.Scripts(t, map[string]string{"t/big.lua": big}), engine.Options{})
 	s.get("/t/big").wantEmptyError(t, 500)
-	recs := s.logs.records("script failed")
+	recs := s.logs.Records("script failed")
 	if len(recs) != 1 || !strings.Contains(recs[0]["error"].(string), "at most 1048576") {
 		t.Errorf("log: %v", recs)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dialua/dialua/runtime/engine"
+	"github.com/dialua/dialua/runtime/testkit"
 )
 
 // slowScript compiles in a noticeable time (thousands of distinct
@@ -27,7 +28,7 @@ func slowScript(n int) string {
 // compiled counts the compiles of one tenant's script, from the debug log.
 func compiled(ts *testServer, tenant, script string) int {
 	n := 0
-	for _, r := range ts.logs.records("script compiled") {
+	for _, r := range ts.logs.Records("script compiled") {
 		if r["tenant"] == tenant && r["script"] == script {
 			n++
 		}
@@ -37,7 +38,7 @@ func compiled(ts *testServer, tenant, script string) int {
 
 // Concurrent first requests for one script share one compile.
 func TestConcurrentFirstRequestsCompileOnce(t *testing.T) {
-	dir := scriptsDir(t, map[string]string{"acme/slow.lua": slowScript(6000)})
+	dir := testkit.Scripts(t, map[string]string{"acme/slow.lua": slowScript(6000)})
 	ts := start(t, dir, engine.Options{Timeout: 5 * time.Second})
 	const n = 16
 	var wg sync.WaitGroup
@@ -51,7 +52,7 @@ func TestConcurrentFirstRequestsCompileOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for _, a := range got {
-		if v := vars(a.verbs(t)); v["n"] != "6000" {
+		if v := testkit.Vars(a.verbs(t)); v["n"] != "6000" {
 			t.Fatalf("answer %v", v)
 		}
 	}
@@ -60,9 +61,9 @@ func TestConcurrentFirstRequestsCompileOnce(t *testing.T) {
 	}
 
 	// A change is compiled once too, however many requests come meanwhile.
-	writeFile(t, filepath.Join(dir, "acme/slow.lua"), slowScript(6001))
+	testkit.WriteFile(t, filepath.Join(dir, "acme/slow.lua"), slowScript(6001))
 	deadline := time.Now().Add(5 * time.Second)
-	for vars(ts.get("/acme/slow").verbs(t))["n"] != "6001" {
+	for testkit.Vars(ts.get("/acme/slow").verbs(t))["n"] != "6001" {
 		if time.Now().After(deadline) {
 			t.Fatal("change not picked up")
 		}
@@ -89,14 +90,14 @@ func TestCacheTenantShare(t *testing.T) {
 	for i := range 30 {
 		files[fmt.Sprintf("hog/big%d.lua", i)] = bigScript(40000, fmt.Sprint(i)) // about 0.5 MB compiled
 	}
-	dir := scriptsDir(t, files)
+	dir := testkit.Scripts(t, files)
 	ts := start(t, dir, engine.Options{MaxTenantCacheBytes: 2 << 20, MaxCacheBytes: 4 << 20})
 	for i := range 3 {
 		ts.get(fmt.Sprintf("/quiet/s%d", i)).verbs(t)
 	}
 	for round := range 2 {
 		for i := range 30 {
-			if v := vars(ts.get(fmt.Sprintf("/hog/big%d", i)).verbs(t)); v["tag"] != fmt.Sprint(i) {
+			if v := testkit.Vars(ts.get(fmt.Sprintf("/hog/big%d", i)).verbs(t)); v["tag"] != fmt.Sprint(i) {
 				t.Fatalf("round %d: big%d answered %v", round, i, v)
 			}
 		}
@@ -114,7 +115,7 @@ func TestCacheTenantShare(t *testing.T) {
 	}
 	// Every compile's size was logged: the hog's scripts are as large as
 	// the test means them to be.
-	for _, r := range ts.logs.records("script compiled") {
+	for _, r := range ts.logs.Records("script compiled") {
 		if r["tenant"] == "hog" {
 			if b, _ := r["bytes"].(float64); b < 400_000 || b > 2<<20 {
 				t.Errorf("hog script estimated at %v bytes", b)
@@ -127,7 +128,7 @@ func TestCacheTenantShare(t *testing.T) {
 // A hard link in a tenant's folder could be another tenant's file: it is
 // answered as missing, for scripts and modules, with a warning.
 func TestHardLinkRefused(t *testing.T) {
-	dir := scriptsDir(t, map[string]string{
+	dir := testkit.Scripts(t, map[string]string{
 		"victim/lib/secret.lua": "return {key = 'victim-secret'}\n",
 		"victim/own.lua":        "response:set_var('own', 'yes')\n",
 		"thief/ok.lua":          "response:set_var('ok', require('util').v)\n",
@@ -136,7 +137,7 @@ func TestHardLinkRefused(t *testing.T) {
 	})
 	ts := start(t, dir, engine.Options{})
 	// A normal single-link file and module work.
-	if v := vars(ts.get("/thief/ok").verbs(t)); v["ok"] != "fine" {
+	if v := testkit.Vars(ts.get("/thief/ok").verbs(t)); v["ok"] != "fine" {
 		t.Fatalf("single-link script and module: %v", v)
 	}
 	secret := filepath.Join(dir, "victim/lib/secret.lua")
@@ -151,12 +152,12 @@ func TestHardLinkRefused(t *testing.T) {
 		t.Fatal("linked file's content served")
 	}
 	ts.get("/thief/uses").wantEmptyError(t, 500)
-	failed := ts.logs.records("script failed")
+	failed := ts.logs.Records("script failed")
 	if len(failed) == 0 || !strings.Contains(fmt.Sprint(failed[len(failed)-1]["error"]), `module "stolen" not found`) {
 		t.Errorf("require of a hard link: %v", failed)
 	}
 	warned := map[string]bool{}
-	for _, r := range ts.logs.records("script file has more than one hard link (it may be another tenant's file); refused as missing") {
+	for _, r := range ts.logs.Records("script file has more than one hard link (it may be another tenant's file); refused as missing") {
 		if r["tenant"] == "thief" {
 			warned[fmt.Sprint(r["file"])] = true
 		}
@@ -165,10 +166,10 @@ func TestHardLinkRefused(t *testing.T) {
 		t.Errorf("warnings name %v", warned)
 	}
 	// Other files of both tenants still work.
-	if v := vars(ts.get("/victim/own").verbs(t)); v["own"] != "yes" {
+	if v := testkit.Vars(ts.get("/victim/own").verbs(t)); v["own"] != "yes" {
 		t.Errorf("victim's own script: %v", v)
 	}
-	if v := vars(ts.get("/thief/ok").verbs(t)); v["ok"] != "fine" {
+	if v := testkit.Vars(ts.get("/thief/ok").verbs(t)); v["ok"] != "fine" {
 		t.Errorf("thief's single-link script: %v", v)
 	}
 }
@@ -179,13 +180,13 @@ func TestUnreadableScriptIsAnError(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root reads files whatever their mode")
 	}
-	dir := scriptsDir(t, map[string]string{"acme/locked.lua": "response:set_var('x', '1')\n"})
+	dir := testkit.Scripts(t, map[string]string{"acme/locked.lua": "response:set_var('x', '1')\n"})
 	if err := os.Chmod(filepath.Join(dir, "acme/locked.lua"), 0); err != nil {
 		t.Fatal(err)
 	}
 	ts := start(t, dir, engine.Options{})
 	ts.get("/acme/locked").wantEmptyError(t, 500)
-	failed := ts.logs.records("script failed")
+	failed := ts.logs.Records("script failed")
 	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["error"]), "cannot read the file") {
 		t.Errorf("log: %v", failed)
 	}
@@ -200,19 +201,19 @@ func TestCompileLimitRefused(t *testing.T) {
 		fmt.Fprintf(&b, "%q,\n", fmt.Sprint("c", i))
 	}
 	b.WriteString("}\n")
-	dir := scriptsDir(t, map[string]string{"acme/huge.lua": b.String(), "acme/ok.lua": "response:set_var('ok', '1')\n"})
+	dir := testkit.Scripts(t, map[string]string{"acme/huge.lua": b.String(), "acme/ok.lua": "response:set_var('ok', '1')\n"})
 	ts := start(t, dir, engine.Options{})
 	start := time.Now()
 	ts.get("/acme/huge").wantEmptyError(t, 500)
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("refusal took %v", took)
 	}
-	failed := ts.logs.records("script failed")
+	failed := ts.logs.Records("script failed")
 	if len(failed) != 1 || failed[0]["location"] != "acme/huge.lua:8002" ||
 		!strings.Contains(fmt.Sprint(failed[0]["error"]), "more than 8000 distinct constants") {
 		t.Errorf("log: %v", failed)
 	}
-	if v := vars(ts.get("/acme/ok").verbs(t)); v["ok"] != "1" {
+	if v := testkit.Vars(ts.get("/acme/ok").verbs(t)); v["ok"] != "1" {
 		t.Errorf("ok: %v", v)
 	}
 }

@@ -1,17 +1,15 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/testkit"
 )
 
 // panicky is an engine that panics, as a bug would.
@@ -23,28 +21,11 @@ func (panicky) Run(context.Context, *protocol.Request, []byte) ([]byte, error) {
 	return nil, nil
 }
 
-type panicLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *panicLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *panicLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A panic while serving is answered 500 and logged with the stack that
 // led to it, and the server goes on serving.
 func TestPanicLoggedWithStack(t *testing.T) {
-	logs := &panicLog{}
-	srv := New(Config{Engine: panicky{}, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	logs := testkit.NewLogs()
+	srv := New(Config{Engine: panicky{}, Logger: logs.Logger()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/session"
+	"github.com/dialua/dialua/runtime/testkit"
+	"github.com/dialua/dialua/runtime/testkit/redistest"
 )
 
 // victimScript counts one call's requests in the session and reports the
@@ -23,8 +25,8 @@ if n then response:set_var("n", n) else response:set_var("err", err) end`
 // tenant, nor for its own next run: the run's deadline is not a Redis
 // failure.
 func TestRedisTimedOutTenantDoesNotStopOthers(t *testing.T) {
-	r := startRedis(t)
-	s := start(t, scriptsDir(t, map[string]string{
+	r := redistest.Start(t)
+	s := start(t, testkit.Scripts(t, map[string]string{
 		"evil/spin.lua": `
 local i = 0
 while true do
@@ -33,7 +35,7 @@ while true do
 end`,
 		"evil/once.lua":    victimScript,
 		"victim/count.lua": victimScript,
-	}), engine.Options{Sessions: redisStore(t, r), Timeout: 200 * time.Millisecond})
+	}), engine.Options{Sessions: testkit.RedisSessions(t, r, session.RedisOptions{}), Timeout: 200 * time.Millisecond})
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -66,7 +68,7 @@ end`,
 	// session call while the victim keeps counting.
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	for n := 1; time.Now().Before(deadline); n++ {
-		got := vars(s.get("/victim/count?CallID=v").verbs(t))
+		got := testkit.Vars(s.get("/victim/count?CallID=v").verbs(t))
 		if got["n"] != strconv.Itoa(n) {
 			t.Errorf("victim request %d while another tenant times out: %v", n, got)
 			return
@@ -74,7 +76,7 @@ end`,
 		time.Sleep(20 * time.Millisecond)
 	}
 	// The spinning tenant's own next run is not locked out either.
-	if got := vars(s.get("/evil/once?CallID=x").verbs(t)); got["n"] != "1" {
+	if got := testkit.Vars(s.get("/evil/once?CallID=x").verbs(t)); got["n"] != "1" {
 		t.Errorf("the timed-out tenant's next run: %v", got)
 	}
 }
@@ -83,14 +85,10 @@ end`,
 // Redis gets the quota error in its script, while another tenant's writes
 // go on succeeding.
 func TestRedisTenantQuotaThroughServer(t *testing.T) {
-	r := startRedis(t)
-	store, err := session.NewRedisWith(r.url(), session.RedisOptions{
+	r := redistest.Start(t)
+	store := testkit.RedisSessions(t, r, session.RedisOptions{
 		Limits: session.RedisLimits{PerSession: 32 << 10, PerTenant: 96 << 10}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	s := start(t, scriptsDir(t, map[string]string{
+	s := start(t, testkit.Scripts(t, map[string]string{
 		"evil/fill.lua": `
 local big = string.rep("x", 20000)
 local ok, err = session.set("big", big)
@@ -99,7 +97,7 @@ response:set_var("r", ok and "ok" or err)`,
 	}), engine.Options{Sessions: store, Timeout: 2 * time.Second})
 	var last string
 	for i := 0; i < 10; i++ {
-		last = vars(s.get("/evil/fill?CallID=c" + strconv.Itoa(i)).verbs(t))["r"]
+		last = testkit.Vars(s.get("/evil/fill?CallID=c" + strconv.Itoa(i)).verbs(t))["r"]
 		if last != "ok" {
 			break
 		}
@@ -108,12 +106,12 @@ response:set_var("r", ok and "ok" or err)`,
 		t.Fatalf("filling the tenant's quota ended with %q, want %q", last, session.ErrTenantQuota)
 	}
 	for n := 1; n <= 3; n++ {
-		got := vars(s.get("/victim/count?CallID=v").verbs(t))
+		got := testkit.Vars(s.get("/victim/count?CallID=v").verbs(t))
 		if got["n"] != strconv.Itoa(n) {
 			t.Errorf("victim while another tenant is at its quota: %v", got)
 		}
 	}
-	if got := vars(s.get("/evil/fill?CallID=more").verbs(t))["r"]; !strings.Contains(got, "quota") {
+	if got := testkit.Vars(s.get("/evil/fill?CallID=more").verbs(t))["r"]; !strings.Contains(got, "quota") {
 		t.Errorf("tenant past its quota can still write: %q", got)
 	}
 }

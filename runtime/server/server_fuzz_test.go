@@ -1,12 +1,7 @@
 package server
 
 import (
-	"bytes"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -15,6 +10,7 @@ import (
 
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/testkit"
 )
 
 // fuzzScripts is the scripts root FuzzHandle serves. echo.lua copies every
@@ -32,26 +28,6 @@ response:play_tts{"echo", voice = "echo"}
 	"t/err.lua":      `error("boom " .. (request.params.x or ""))`,
 	"t/sub/deep.lua": `response:set_var("event", request.event):hangup()`,
 	"t/lib/mod.lua":  `return {}`,
-}
-
-// syncBuffer is a log destination the fuzz function can read and reset.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) take() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	b.buf.Reset()
-	return s
 }
 
 // FuzzHandle sends fuzzed requests (method, path, query, Content-Type,
@@ -76,24 +52,9 @@ func FuzzHandle(f *testing.F) {
 	f.Add(uint8(0), "/t/", "", "", []byte(nil))
 	f.Add(uint8(0), "/healthz", "", "", []byte(nil))
 
-	dir := f.TempDir()
-	for name, src := range fuzzScripts {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			f.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			f.Fatal(err)
-		}
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	eng, err := engine.New(engine.Options{ScriptsDir: dir, Logger: log, Timeout: 2 * time.Second, VMs: 2})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(eng.Close)
-	srv := New(Config{Engine: eng, Logger: log})
+	eng := testkit.NewEngine(f, testkit.Scripts(f, fuzzScripts), engine.Options{Timeout: 2 * time.Second, VMs: 2})
+	logs := eng.Logs
+	srv := New(Config{Engine: eng, Logger: logs.Logger()})
 
 	f.Fuzz(func(t *testing.T, m uint8, path, query, ctype string, body []byte) {
 		method := []string{"GET", "POST", "PUT", "HEAD", "OPTIONS", "get"}[int(m)%6]
@@ -115,9 +76,9 @@ func FuzzHandle(f *testing.F) {
 		var ctx fasthttp.RequestCtx
 		ctx.Init(build(), nil, nil)
 		rawPath := string(ctx.URI().PathOriginal())
-		logs.take()
+		logs.Reset()
 		srv.Handle(&ctx)
-		logged := logs.take()
+		logged := logs.String()
 		if strings.Contains(logged, "panic serving request") {
 			t.Fatalf("Handle panicked: %s", logged)
 		}

@@ -3,88 +3,19 @@ package session
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dialua/dialua/runtime/testkit/redistest"
 )
 
-// testRedis is a real redis-server on a loopback port, owned by one test.
-type testRedis struct {
-	t    *testing.T
-	port string
-	cmd  *exec.Cmd
-}
-
-// startRedis runs redis-server for the test; without the binary the test is
-// skipped, except under CI, where a missing binary is a failure.
-func startRedis(t *testing.T) *testRedis {
+func newTestRedis(t *testing.T, r *redistest.Server, o RedisOptions) *Redis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server not installed; .ci/run should install it")
-		}
-		t.Skip("redis-server not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
-	ln.Close()
-	r := &testRedis{t: t, port: port}
-	r.up()
-	t.Cleanup(r.down)
-	return r
-}
-
-func (r *testRedis) url() string { return "redis://127.0.0.1:" + r.port + "/0" }
-
-func (r *testRedis) up() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "yes")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	for i := 0; i < 200; i++ {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+r.port, 50*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r.t.Fatal("redis-server did not start")
-}
-
-func (r *testRedis) down() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		r.cmd.Process.Signal(syscall.SIGCONT) // a stopped process would not die cleanly
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
-// hang stops redis-server (it keeps accepting connections, answers nothing)
-// until the returned function is called.
-func (r *testRedis) hang() (resume func()) {
-	r.cmd.Process.Signal(syscall.SIGSTOP)
-	var once sync.Once
-	resume = func() { once.Do(func() { r.cmd.Process.Signal(syscall.SIGCONT) }) }
-	r.t.Cleanup(resume)
-	return resume
-}
-
-func newTestRedis(t *testing.T, r *testRedis, o RedisOptions) *Redis {
-	t.Helper()
-	st, err := NewRedisWith(r.url(), o)
+	st, err := NewRedisWith(r.URL(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +39,7 @@ func usage(t *testing.T, st *Redis, tenant string) int64 {
 // test, against Redis: one call cannot pass its session limit, one tenant
 // cannot pass its quota, and the other tenant can still write.
 func TestRedisQuotasKeepTenantsApart(t *testing.T) {
-	st := newTestRedis(t, startRedis(t), RedisOptions{Limits: RedisLimits{PerSession: 10 << 10, PerTenant: 40 << 10, Total: 100 << 10}})
+	st := newTestRedis(t, redistest.Start(t), RedisOptions{Limits: RedisLimits{PerSession: 10 << 10, PerTenant: 40 << 10, Total: 100 << 10}})
 	ctx := context.Background()
 	victim := Key{Tenant: "victim", CallID: "v1"}
 	if err := st.Set(ctx, victim, "tier", "s:gold", time.Hour); err != nil {
@@ -158,7 +89,7 @@ func TestRedisQuotasKeepTenantsApart(t *testing.T) {
 // TestRedisCountsLikeMemory: the same writes cost the same bytes in both
 // stores, so a tenant's quota means the same whichever store is configured.
 func TestRedisCountsLikeMemory(t *testing.T) {
-	st := newTestRedis(t, startRedis(t), RedisOptions{})
+	st := newTestRedis(t, redistest.Start(t), RedisOptions{})
 	m := NewMemory(MemoryLimits{})
 	defer m.Close()
 	ctx := context.Background()
@@ -190,7 +121,7 @@ func TestRedisCountsLikeMemory(t *testing.T) {
 // their bytes back to their tenant, so a tenant at its quota can write again
 // once its old calls are gone; and the store total too.
 func TestRedisUsageComesBackAfterExpiry(t *testing.T) {
-	st := newTestRedis(t, startRedis(t), RedisOptions{Limits: RedisLimits{PerTenant: 40 << 10, Total: 60 << 10}})
+	st := newTestRedis(t, redistest.Start(t), RedisOptions{Limits: RedisLimits{PerTenant: 40 << 10, Total: 60 << 10}})
 	ctx := context.Background()
 	big := "s:" + strings.Repeat("x", 9000)
 	var err error
@@ -227,10 +158,10 @@ func TestRedisUsageComesBackAfterExpiry(t *testing.T) {
 // (a bare hash) is counted on its next write, so an upgrade does not hand out
 // free bytes.
 func TestRedisCountsSessionsFromBefore(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	st := newTestRedis(t, r, RedisOptions{})
 	ctx := context.Background()
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + r.port})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer c.Close()
 	k := Key{"t", "legacy"}
 	if err := c.HSet(ctx, redisKey(k), "a", "s:12345", "bb", "n:1").Err(); err != nil {
@@ -250,9 +181,9 @@ func TestRedisCountsSessionsFromBefore(t *testing.T) {
 // deadline (here while Redis hangs) opens no breaker: as soon as Redis
 // answers, the same tenant and every other one are served.
 func TestRedisCallerDeadlineIsNotAFailure(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	st := newTestRedis(t, r, RedisOptions{})
-	resume := r.hang()
+	resume := r.Hang()
 	for _, tenant := range []string{"a", "b", "c", "d"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		err := st.Set(ctx, Key{tenant, "c"}, "f", "s:v", time.Hour)
@@ -272,10 +203,10 @@ func TestRedisCallerDeadlineIsNotAFailure(t *testing.T) {
 // TestRedisTenantBreaker: a tenant whose calls hit the store's timeout fails
 // fast by itself for BreakerOpen; another tenant is not affected.
 func TestRedisTenantBreaker(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	st := newTestRedis(t, r, RedisOptions{BreakerOpen: 500 * time.Millisecond})
 	ctx := context.Background()
-	resume := r.hang()
+	resume := r.Hang()
 	begin := time.Now()
 	if err := st.Set(ctx, Key{"slow", "c"}, "f", "s:v", time.Hour); err == nil {
 		t.Fatal("a write to a hung Redis succeeded")
@@ -302,10 +233,10 @@ func TestRedisTenantBreaker(t *testing.T) {
 // TestRedisGlobalBreaker: when Redis hangs, a few tenants' timeouts make
 // every tenant fail fast, and all come back when Redis does.
 func TestRedisGlobalBreaker(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	st := newTestRedis(t, r, RedisOptions{BreakerOpen: 500 * time.Millisecond})
 	ctx := context.Background()
-	resume := r.hang()
+	resume := r.Hang()
 	for _, tenant := range []string{"a", "b", "c"} {
 		if _, _, err := st.Get(ctx, Key{tenant, "c"}, "f"); err == nil {
 			t.Fatal("a read from a hung Redis succeeded")
@@ -331,10 +262,10 @@ func TestRedisGlobalBreaker(t *testing.T) {
 // makes every tenant fail fast; when Redis is back every tenant is served
 // again.
 func TestRedisDownAndBackForEveryone(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	st := newTestRedis(t, r, RedisOptions{BreakerOpen: 300 * time.Millisecond})
 	ctx := context.Background()
-	r.down()
+	r.Down()
 	var err error
 	tenants := 0
 	for ; tenants < st.opts.GlobalTenants+1 && !errors.Is(err, errGlobalOpen); tenants++ {
@@ -350,7 +281,7 @@ func TestRedisDownAndBackForEveryone(t *testing.T) {
 	if !errors.Is(err, errGlobalOpen) {
 		t.Errorf("after %d tenants' calls failed, a fresh tenant still waits on Redis: %v", tenants-1, err)
 	}
-	r.up()
+	r.Up()
 	for _, tenant := range []string{"ta", "fresh"} {
 		if d, ok := eventually(5*time.Second, func() bool {
 			return st.Set(ctx, Key{tenant, "c"}, "f", "s:v", time.Hour) == nil
@@ -363,10 +294,10 @@ func TestRedisDownAndBackForEveryone(t *testing.T) {
 // TestRedisInFlightBudget: one tenant cannot have more than MaxInFlight
 // calls waiting on Redis; the extra ones fail at once.
 func TestRedisInFlightBudget(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	st := newTestRedis(t, r, RedisOptions{MaxInFlight: 2})
 	ctx := context.Background()
-	resume := r.hang()
+	resume := r.Hang()
 	defer resume()
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {

@@ -1,53 +1,33 @@
-package server
+package luaapi_test
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/testkit"
 )
 
-// received is one request a backend got.
-type received struct {
-	method, path, body, remote string
-	header                     http.Header
-}
+const backendJSON = `{"balance": 12.5, "name": "Ana", "items": [10, 20, 30], "ok": true}`
 
-// backend is an httptest server on 127.0.0.1 that records every request and
-// answers by path:
+// newBackend is a loopback backend answering by path:
 //
 //	/json   201, JSON body, X-Reply header
 //	/text   200, text/plain
 //	/big    2000 bytes
 //	/slow   waits ?d= (default 2s), or until the client goes away
 //	other   200 "ok"
-type backend struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []received
-}
-
-const backendJSON = `{"balance": 12.5, "name": "Ana", "items": [10, 20, 30], "ok": true}`
-
-func newBackend(t *testing.T) *backend {
+func newBackend(t *testing.T) *testkit.Backend {
 	t.Helper()
-	b := &backend{}
-	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		b.mu.Lock()
-		b.reqs = append(b.reqs, received{r.Method, r.URL.Path, string(body), r.RemoteAddr, r.Header.Clone()})
-		b.mu.Unlock()
+	return testkit.NewBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/json":
 			w.Header().Set("Content-Type", "application/json")
@@ -74,50 +54,37 @@ func newBackend(t *testing.T) *backend {
 			io.WriteString(w, "ok")
 		}
 	}))
-	t.Cleanup(b.Close)
-	if !strings.HasPrefix(b.URL, "http://127.0.0.1:") {
-		t.Fatalf("backend is not on 127.0.0.1: %s", b.URL)
-	}
-	return b
-}
-
-func (b *backend) hostport() string { return strings.TrimPrefix(b.URL, "http://") }
-
-func (b *backend) received() []received {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]received(nil), b.reqs...)
 }
 
 // put is a prelude for scripts: report any value as a variable.
 const put = `local function put(k, v) response:set_var(k, v == nil and "<nil>" or tostring(v)) end
 `
 
-// httpServer writes scripts and a tenants.yaml into a temp scripts root and
-// starts a server over them.
-func httpServer(t *testing.T, tenants string, scripts map[string]string, opts engine.Options) *testServer {
+// httpEngine writes scripts (each with the put prelude) and a tenants.yaml
+// into a temp scripts root and starts an engine over them.
+func httpEngine(t *testing.T, tenants string, scripts map[string]string, opts engine.Options) *testkit.Engine {
 	t.Helper()
 	files := map[string]string{}
 	for k, v := range scripts {
 		files[k] = put + v
 	}
-	dir := scriptsDir(t, files)
+	dir := testkit.Scripts(t, files)
 	if tenants != "" {
-		writeFile(t, filepath.Join(dir, "tenants.yaml"), tenants)
+		testkit.WriteFile(t, filepath.Join(dir, "tenants.yaml"), tenants)
 	}
-	return start(t, dir, opts)
+	return testkit.NewEngine(t, dir, opts)
 }
 
-// call requests a script with the url parameter u and returns its variables.
-func (s *testServer) call(t *testing.T, path, u string) (map[string]string, []protocol.Verb) {
+// call runs a script with the url parameter u and returns its variables.
+func call(t *testing.T, e *testkit.Engine, path, u string) (map[string]string, []protocol.Verb) {
 	t.Helper()
-	vs := s.get(path + "?u=" + url.QueryEscape(u)).verbs(t)
-	return vars(vs), vs
+	vs := e.Verbs(t, path, "u", u)
+	return testkit.Vars(vs), vs
 }
 
 func TestScriptHTTPGetJSON(t *testing.T) {
 	b := newBackend(t)
-	s := httpServer(t, `tenants: {a: {http: {allow: ["example.com"], timeout: 2s, max_body: 1000}}}`, map[string]string{
+	e := httpEngine(t, `tenants: {a: {http: {allow: ["example.com"], timeout: 2s, max_body: 1000}}}`, map[string]string{
 		"a/get.lua": `
 local resp, err = http.get(request.params.u .. "/json")
 put("err", err)
@@ -136,7 +103,7 @@ put("text_json", text.json)
 put("text_body", text.body)
 `,
 	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
-	got, _ := s.call(t, "/a/get", b.URL)
+	got, _ := call(t, e, "/a/get", b.URL)
 	want := map[string]string{
 		"err": "<nil>", "status": "201", "reply": "yes", "ctype": "application/json",
 		"body": backendJSON, "balance": "12.5", "name": "Ana", "items": "3", "item2": "20", "ok": "true",
@@ -145,18 +112,18 @@ put("text_body", text.body)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
-	reqs := b.received()
-	if len(reqs) != 2 || reqs[0].method != "GET" || reqs[0].path != "/json" || reqs[0].body != "" {
+	reqs := b.Received()
+	if len(reqs) != 2 || reqs[0].Method != "GET" || reqs[0].Path != "/json" || reqs[0].Body != "" {
 		t.Fatalf("backend received %+v", reqs)
 	}
-	if ua := reqs[0].header.Get("User-Agent"); ua != "dialua" {
+	if ua := reqs[0].Header.Get("User-Agent"); ua != "dialua" {
 		t.Errorf("User-Agent %q", ua)
 	}
 }
 
 func TestScriptHTTPPostTableAsJSON(t *testing.T) {
 	b := newBackend(t)
-	s := httpServer(t, `tenants: {a: {http: {timeout: 2s}}}`, map[string]string{
+	e := httpEngine(t, `tenants: {a: {http: {timeout: 2s}}}`, map[string]string{
 		"a/post.lua": `
 local resp, err = http.post(request.params.u .. "/hook", {caller = "0722", digits = 5, tags = {"x", "y"}, nested = {k = true}})
 put("err", err)
@@ -164,24 +131,24 @@ put("status", resp and resp.status)
 put("body", resp and resp.body)
 `,
 	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
-	got, _ := s.call(t, "/a/post", b.URL)
+	got, _ := call(t, e, "/a/post", b.URL)
 	if got["err"] != "<nil>" || got["status"] != "200" || got["body"] != "ok" {
 		t.Errorf("script saw %v", got)
 	}
-	reqs := b.received()
+	reqs := b.Received()
 	if len(reqs) != 1 {
 		t.Fatalf("backend received %d requests", len(reqs))
 	}
 	r := reqs[0]
-	if r.method != "POST" || r.path != "/hook" {
-		t.Errorf("got %s %s", r.method, r.path)
+	if r.Method != "POST" || r.Path != "/hook" {
+		t.Errorf("got %s %s", r.Method, r.Path)
 	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q, want application/json", ct)
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(r.body), &body); err != nil {
-		t.Fatalf("body %q is not JSON: %v", r.body, err)
+	if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+		t.Fatalf("body %q is not JSON: %v", r.Body, err)
 	}
 	want := map[string]any{"caller": "0722", "digits": 5.0, "tags": []any{"x", "y"}, "nested": map[string]any{"k": true}}
 	if !reflect.DeepEqual(body, want) {
@@ -191,7 +158,7 @@ put("body", resp and resp.body)
 
 func TestScriptHTTPRequestPut(t *testing.T) {
 	b := newBackend(t)
-	s := httpServer(t, "", map[string]string{
+	e := httpEngine(t, "", map[string]string{
 		"a/put.lua": `
 local resp, err = http.request{
   method = "put",
@@ -203,20 +170,20 @@ put("err", err)
 put("status", resp and resp.status)
 `,
 	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
-	got, _ := s.call(t, "/a/put", b.URL)
+	got, _ := call(t, e, "/a/put", b.URL)
 	if got["err"] != "<nil>" || got["status"] != "200" {
 		t.Errorf("script saw %v", got)
 	}
-	reqs := b.received()
+	reqs := b.Received()
 	if len(reqs) != 1 {
 		t.Fatalf("backend received %d requests", len(reqs))
 	}
 	r := reqs[0]
-	if r.method != "PUT" || r.path != "/items/7" || r.body != "hello there" {
-		t.Errorf("got %s %s %q", r.method, r.path, r.body)
+	if r.Method != "PUT" || r.Path != "/items/7" || r.Body != "hello there" {
+		t.Errorf("got %s %s %q", r.Method, r.Path, r.Body)
 	}
-	if r.header.Get("X-Token") != "abc123" || r.header.Get("Content-Type") != "text/plain" || r.header.Get("User-Agent") != "dialua" {
-		t.Errorf("headers %v", r.header)
+	if r.Header.Get("X-Token") != "abc123" || r.Header.Get("Content-Type") != "text/plain" || r.Header.Get("User-Agent") != "dialua" {
+		t.Errorf("headers %v", r.Header)
 	}
 }
 
@@ -225,8 +192,8 @@ put("status", resp and resp.status)
 func TestScriptHTTPLoopbackNeedsDev(t *testing.T) {
 	b := newBackend(t)
 	port := strings.TrimPrefix(b.URL, "http://127.0.0.1:")
-	tenants := fmt.Sprintf(`tenants: {a: {http: {allow: [%q, "127.0.0.1", "localhost:%s"], timeout: 2s}}}`, b.hostport(), port)
-	s := httpServer(t, tenants, map[string]string{
+	tenants := fmt.Sprintf(`tenants: {a: {http: {allow: [%q, "127.0.0.1", "localhost:%s"], timeout: 2s}}}`, b.HostPort(), port)
+	e := httpEngine(t, tenants, map[string]string{
 		"a/call.lua": `
 local resp, err = http.get(request.params.u)
 put("err", err)
@@ -235,7 +202,7 @@ response:play_tts{"fallback", voice = "v"}
 `,
 	}, engine.Options{Timeout: 3 * time.Second})
 	for _, u := range []string{b.URL + "/x", "http://localhost:" + port + "/x"} {
-		got, vs := s.call(t, "/a/call", u)
+		got, vs := call(t, e, "/a/call", u)
 		if !strings.Contains(got["err"], "not allowed") || got["status"] != "<nil>" {
 			t.Errorf("%s: script saw %v", u, got)
 		}
@@ -243,7 +210,7 @@ response:play_tts{"fallback", voice = "v"}
 			t.Errorf("%s: fallback verb missing: %v", u, vs)
 		}
 	}
-	if n := len(b.received()); n != 0 {
+	if n := len(b.Received()); n != 0 {
 		t.Errorf("backend received %d requests, want 0", n)
 	}
 }
@@ -252,7 +219,7 @@ response:play_tts{"fallback", voice = "v"}
 // no tenants file at all) reaches a loopback backend.
 func TestScriptHTTPDevAllowsLoopback(t *testing.T) {
 	b := newBackend(t)
-	s := httpServer(t, "", map[string]string{
+	e := httpEngine(t, "", map[string]string{
 		"a/call.lua": `
 local resp, err = http.get(request.params.u)
 put("err", err)
@@ -261,12 +228,12 @@ put("body", resp and resp.body)
 `,
 	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
 	for _, u := range []string{b.URL + "/x", strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/y"} {
-		got, _ := s.call(t, "/a/call", u)
+		got, _ := call(t, e, "/a/call", u)
 		if got["err"] != "<nil>" || got["status"] != "200" || got["body"] != "ok" {
 			t.Errorf("%s: script saw %v", u, got)
 		}
 	}
-	if n := len(b.received()); n != 2 {
+	if n := len(b.Received()); n != 2 {
 		t.Errorf("backend received %d requests, want 2", n)
 	}
 }
@@ -275,7 +242,7 @@ put("body", resp and resp.body)
 // refused by the allowlist check itself, before any lookup or connection (a
 // lookup of a .invalid name would fail with a different error).
 func TestScriptHTTPUnlistedHostRefusedLocally(t *testing.T) {
-	s := httpServer(t, `tenants: {a: {http: {allow: ["example.com"], timeout: 300ms}}}`, map[string]string{
+	e := httpEngine(t, `tenants: {a: {http: {allow: ["example.com"], timeout: 300ms}}}`, map[string]string{
 		"a/call.lua": `
 local resp, err = http.get(request.params.u)
 put("err", err)
@@ -291,7 +258,7 @@ put("status", resp and resp.status)
 		"http://169.254.169.254/latest/meta-data/",
 	} {
 		t0 := time.Now()
-		got, _ := s.call(t, "/a/call", u)
+		got, _ := call(t, e, "/a/call", u)
 		if !strings.Contains(got["err"], "not in this tenant's http allowlist") || got["status"] != "<nil>" {
 			t.Errorf("%s: script saw %v", u, got)
 		}
@@ -303,7 +270,7 @@ put("status", resp and resp.status)
 
 func TestScriptHTTPTimeout(t *testing.T) {
 	b := newBackend(t)
-	s := httpServer(t, `tenants: {a: {http: {timeout: 300ms}}, c: {http: {timeout: 2s}}}`, map[string]string{
+	e := httpEngine(t, `tenants: {a: {http: {timeout: 300ms}}, c: {http: {timeout: 2s}}}`, map[string]string{
 		"a/call.lua": `
 local resp, err = http.get(request.params.u .. "/slow?d=2s")
 put("err", err)
@@ -317,12 +284,12 @@ put("err", err)
 `,
 	}, engine.Options{Dev: true, Timeout: 1500 * time.Millisecond})
 	t0 := time.Now()
-	got, vs := s.call(t, "/a/call", b.URL)
+	got, vs := call(t, e, "/a/call", b.URL)
 	d := time.Since(t0)
 	if got["err"] != "timeout" || got["status"] != "<nil>" {
 		t.Errorf("script saw %v", got)
 	}
-	sameVerbs(t, vs, []protocol.Verb{
+	testkit.SameVerbs(t, vs, []protocol.Verb{
 		{Kind: protocol.SetVar, Name: "err", Text: "timeout"},
 		{Kind: protocol.SetVar, Name: "status", Text: "<nil>"},
 		{Kind: protocol.PlayTTS, Text: "Sorry, please try again later", Voice: "v"},
@@ -334,11 +301,11 @@ put("err", err)
 
 	// A per-call timeout shorter than the tenant's (2s) wins.
 	t0 = time.Now()
-	got, _ = s.call(t, "/c/short", b.URL)
+	got, _ = call(t, e, "/c/short", b.URL)
 	if d := time.Since(t0); got["err"] != "timeout" || d > time.Second {
 		t.Errorf("per-call timeout: %v after %v", got, d)
 	}
-	if n := len(b.received()); n != 2 {
+	if n := len(b.Received()); n != 2 {
 		t.Errorf("backend received %d requests, want 2", n)
 	}
 }
@@ -347,39 +314,37 @@ put("err", err)
 // run's deadline does not let a call outlive the run.
 func TestScriptHTTPRunDeadlineCapsCall(t *testing.T) {
 	b := newBackend(t)
-	s := httpServer(t, `tenants: {a: {http: {timeout: 10s}}}`, map[string]string{
+	e := httpEngine(t, `tenants: {a: {http: {timeout: 10s}}}`, map[string]string{
 		"a/call.lua": `
 local resp, err = http.get(request.params.u .. "/slow?d=3s")
 put("err", err)
 `,
 	}, engine.Options{Dev: true, Timeout: 400 * time.Millisecond})
 	t0 := time.Now()
-	r := s.get("/a/call?u=" + url.QueryEscape(b.URL))
+	se := e.Fail(t, "/a/call", "u", b.URL)
 	d := time.Since(t0)
-	r.wantEmptyError(t, 500)
 	if d > 1500*time.Millisecond {
 		t.Errorf("request took %v; the run's 400ms deadline should end the call", d)
 	}
-	recs := s.logs.records("script failed")
-	if len(recs) != 1 || recs[0]["kind"] != "timeout" {
-		t.Errorf("log: %v", recs)
+	if se.Kind != engine.KindTimeout {
+		t.Errorf("failure: %v", se)
 	}
 }
 
 func TestScriptHTTPBodyCap(t *testing.T) {
 	b := newBackend(t)
-	s := httpServer(t, `tenants: {a: {http: {timeout: 2s, max_body: 1000}}}`, map[string]string{
+	e := httpEngine(t, `tenants: {a: {http: {timeout: 2s, max_body: 1000}}}`, map[string]string{
 		"a/call.lua": `
 local resp, err = http.get(request.params.u)
 put("err", err)
 put("len", resp and #resp.body)
 `,
 	}, engine.Options{Dev: true, Timeout: 3 * time.Second})
-	got, _ := s.call(t, "/a/call", b.URL+"/big")
+	got, _ := call(t, e, "/a/call", b.URL+"/big")
 	if !strings.Contains(got["err"], "larger than 1000") || got["len"] != "<nil>" {
 		t.Errorf("2000-byte body: script saw %v", got)
 	}
-	got, _ = s.call(t, "/a/call", b.URL+"/json")
+	got, _ = call(t, e, "/a/call", b.URL+"/json")
 	if got["err"] != "<nil>" || got["len"] != fmt.Sprint(len(backendJSON)) {
 		t.Errorf("small body: script saw %v", got)
 	}
@@ -399,23 +364,23 @@ put("status", resp and resp.status)
 tenants:
   a: {http: {allow: [%q, "api.example.com"], timeout: 2s}}
   b: {http: {timeout: 2s}}
-`, b.hostport())
-	s := httpServer(t, tenants, map[string]string{"a/call.lua": script, "b/call.lua": script}, engine.Options{Timeout: 3 * time.Second})
+`, b.HostPort())
+	e := httpEngine(t, tenants, map[string]string{"a/call.lua": script, "b/call.lua": script}, engine.Options{Timeout: 3 * time.Second})
 
 	// Tenant a passes its allowlist and is stopped only at the address check
 	// (loopback without dev mode); tenant b is stopped by its own, empty,
 	// allowlist.
-	got, _ := s.call(t, "/a/call", b.URL+"/x")
+	got, _ := call(t, e, "/a/call", b.URL+"/x")
 	if !strings.Contains(got["err"], "address 127.0.0.1 not allowed") {
 		t.Errorf("tenant a: %v", got)
 	}
 	for _, u := range []string{b.URL + "/x", "http://api.example.com/", "http://shared.example.com/"} {
-		got, _ := s.call(t, "/b/call", u)
+		got, _ := call(t, e, "/b/call", u)
 		if !strings.Contains(got["err"], "not in this tenant's http allowlist") || got["status"] != "<nil>" {
 			t.Errorf("tenant b, %s: %v", u, got)
 		}
 	}
-	if n := len(b.received()); n != 0 {
+	if n := len(b.Received()); n != 0 {
 		t.Errorf("backend received %d requests, want 0", n)
 	}
 
@@ -427,24 +392,24 @@ for i = 1, 2 do
   put("err" .. i, err)
 end
 `
-	dev := start(t, scriptsDir(t, map[string]string{"a/two.lua": twice, "b/two.lua": twice}), engine.Options{Dev: true, Timeout: 3 * time.Second})
+	dev := testkit.NewEngine(t, testkit.Scripts(t, map[string]string{"a/two.lua": twice, "b/two.lua": twice}), engine.Options{Dev: true, Timeout: 3 * time.Second})
 	for _, tn := range []string{"a", "b"} {
-		got, _ := dev.call(t, "/"+tn+"/two", b.URL+"/"+tn)
+		got, _ := call(t, dev, "/"+tn+"/two", b.URL+"/"+tn)
 		if got["err1"] != "<nil>" || got["err2"] != "<nil>" {
 			t.Errorf("tenant %s: %v", tn, got)
 		}
 	}
-	reqs := b.received()
+	reqs := b.Received()
 	if len(reqs) != 4 {
 		t.Fatalf("backend received %d requests, want 4", len(reqs))
 	}
-	if reqs[0].path != "/a" || reqs[2].path != "/b" {
+	if reqs[0].Path != "/a" || reqs[2].Path != "/b" {
 		t.Fatalf("order: %+v", reqs)
 	}
-	if reqs[0].remote != reqs[1].remote || reqs[2].remote != reqs[3].remote {
-		t.Errorf("a tenant's second call did not reuse its connection: %s %s / %s %s", reqs[0].remote, reqs[1].remote, reqs[2].remote, reqs[3].remote)
+	if reqs[0].Remote != reqs[1].Remote || reqs[2].Remote != reqs[3].Remote {
+		t.Errorf("a tenant's second call did not reuse its connection: %s %s / %s %s", reqs[0].Remote, reqs[1].Remote, reqs[2].Remote, reqs[3].Remote)
 	}
-	if reqs[0].remote == reqs[2].remote {
-		t.Errorf("tenant b's call used tenant a's connection %s", reqs[0].remote)
+	if reqs[0].Remote == reqs[2].Remote {
+		t.Errorf("tenant b's call used tenant a's connection %s", reqs[0].Remote)
 	}
 }
