@@ -10,17 +10,20 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/dialua/dialua/luaapi"
+	"github.com/dialua/dialua/runtime/auth"
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/loader"
 	"github.com/dialua/dialua/runtime/sandbox"
 	"github.com/dialua/dialua/runtime/server"
 	"github.com/dialua/dialua/runtime/session"
+	"github.com/dialua/dialua/runtime/tenant"
 )
 
 func serve(args []string) int {
@@ -93,8 +96,19 @@ func serve(args []string) int {
 		return 2
 	}
 	defer store.Close()
+	// One registry of the tenants file for the engine (limits, env) and
+	// the server (inbound authentication).
+	tenantsFile := *tenants
+	if tenantsFile == "" {
+		tenantsFile = filepath.Join(*scripts, "tenants.yaml")
+	}
+	reg, err := tenant.NewRegistry(tenantsFile, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+		return 1
+	}
 	eng, err := engine.New(engine.Options{
-		TenantsFile:         *tenants,
+		Tenants:             reg,
 		Sessions:            store,
 		SessionTTL:          *sessionTTL,
 		Dev:                 *dev,
@@ -118,7 +132,7 @@ func serve(args []string) int {
 	}
 	defer eng.Close()
 	srv := server.New(server.Config{
-		Engine: eng, Logger: log,
+		Engine: eng, Logger: log, Auth: auth.New(reg, auth.Options{}),
 		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
 		MaxBodyBytes: *maxBody, MaxHeaderBytes: *maxHeader,
 	})

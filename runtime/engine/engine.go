@@ -73,6 +73,10 @@ type Options struct {
 	// allowlist, env, session TTL). Default: tenants.yaml in ScriptsDir;
 	// a missing file means defaults for every tenant.
 	TenantsFile string
+	// Tenants, when set, is used instead of a registry read from
+	// TenantsFile, so that a program (the server's authentication, say)
+	// can share one registry with the engine.
+	Tenants *tenant.Registry
 
 	// Modules are the globals scripts get besides request, response,
 	// require and print, and the sandbox's libraries. Nil: the standard
@@ -165,10 +169,12 @@ func New(opts Options) (*Engine, error) {
 		}
 		e.src, e.ownSrc = f, true
 	}
-	reg, err := tenant.NewRegistry(opts.TenantsFile, opts.Logger)
-	if err != nil {
-		e.closeSource()
-		return nil, err
+	reg, err := opts.Tenants, error(nil)
+	if reg == nil {
+		if reg, err = tenant.NewRegistry(opts.TenantsFile, opts.Logger); err != nil {
+			e.closeSource()
+			return nil, err
+		}
 	}
 	e.tenants = reg
 	e.modules = opts.Modules

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -16,9 +17,17 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/dialua/dialua/runtime/auth"
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/protocol"
 )
+
+// Authenticator checks a request before the engine sees it (an
+// *auth.Authenticator is one). A nil error lets it through; an *auth.Denied
+// says how to refuse it, and any other error refuses it with 403.
+type Authenticator interface {
+	Check(r *auth.Request) error
+}
 
 // Runner is what the server needs of the engine: one method, so that the
 // server knows nothing else of it (an *engine.Engine is one).
@@ -32,6 +41,10 @@ type Runner interface {
 type Config struct {
 	Engine Runner       // required
 	Logger *slog.Logger // required
+	// Auth, when set, checks every script request (after its path and
+	// parameters are read, before the engine runs it): inbound
+	// authentication per tenant. Nil: no checks.
+	Auth Authenticator
 
 	ReadTimeout    time.Duration // whole request read; default 5s
 	WriteTimeout   time.Duration // whole response write; default 5s
@@ -109,6 +122,7 @@ type exchange struct {
 	raw    []byte // every string of the request, copied once
 	spans  []span
 	out    []byte
+	auth   auth.Request
 }
 
 type span struct{ nameStart, nameEnd, valEnd int }
@@ -146,6 +160,9 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	defer s.bufs.Put(ex)
 	if !ex.fill(ctx, raw, post) {
 		reply(ctx, fasthttp.StatusBadRequest, protocol.Empty)
+		return
+	}
+	if s.cfg.Auth != nil && !s.authorize(ctx, ex, raw) {
 		return
 	}
 	out, err := s.eng.Run(context.Background(), &ex.req, ex.out[:0])
@@ -231,6 +248,49 @@ func (ex *exchange) add(k, v []byte) {
 	mid := len(ex.raw)
 	ex.raw = append(ex.raw, v...)
 	ex.spans = append(ex.spans, span{start, mid, len(ex.raw)})
+}
+
+// authorize runs the authenticator on a filled exchange and answers a
+// refused request: 401 or 403 (or what an *auth.Denied says) with an empty
+// <Response>, and one warning naming the tenant, the remote address and the
+// reason (an *auth.Denied's reason holds no secret and nothing the client
+// sent).
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, ex *exchange, path []byte) bool {
+	var remote netip.Addr
+	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		remote = ta.AddrPort().Addr().Unmap()
+	}
+	ar := &ex.auth
+	*ar = auth.Request{Tenant: ex.req.Tenant, Remote: remote, Method: ex.req.Method, Path: path,
+		RawQuery: ctx.URI().QueryString(), Header: &ctx.Request.Header, Params: ex.params}
+	if ex.req.Method == fasthttp.MethodPost {
+		ar.Body = ctx.PostBody()
+	}
+	err := s.cfg.Auth.Check(ar)
+	*ar = auth.Request{} // keep no pointer into fasthttp's buffers
+	if err == nil {
+		return true
+	}
+	status, reason := fasthttp.StatusForbidden, "authenticator error"
+	var d *auth.Denied
+	attrs := []any{"tenant", ex.req.Tenant, "script", ex.req.Script, "remote", ctx.RemoteAddr().String()}
+	if errors.As(err, &d) {
+		status, reason = d.Status, d.Reason
+		if d.Challenge {
+			ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="dialua"`)
+		}
+		if d.Client.IsValid() {
+			attrs = append(attrs, "client", d.Client.String())
+		}
+	} else {
+		s.log.Error("authenticator failed", "tenant", ex.req.Tenant, "error", clip(err.Error(), maxLoggedError))
+	}
+	if status != fasthttp.StatusUnauthorized && status != fasthttp.StatusForbidden && status != fasthttp.StatusServiceUnavailable {
+		status = fasthttp.StatusForbidden
+	}
+	s.log.Warn("request refused", append(attrs, "status", status, "reason", reason)...)
+	reply(ctx, status, protocol.Empty)
+	return false
 }
 
 // fail answers a failed run. Every error reply carries an empty <Response>,

@@ -1,5 +1,6 @@
 // Package tenant holds per-tenant configuration: limits, the outbound HTTP
-// allowlist, secrets for scripts (env) and session settings. The operator
+// allowlist, secrets for scripts (env), session settings and inbound
+// authentication (auth, checked by runtime/auth). The operator
 // owns it, in one file beside the tenants' folders (tenants.yaml in the
 // scripts root by default), because limits and allowlists are controls on
 // tenants and must not be something a tenant's own deploy can change. The
@@ -10,9 +11,12 @@ package tenant
 import (
 	"errors"
 	"fmt"
-	"github.com/dialua/dialua/runtime/internal/strictyaml"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dialua/dialua/runtime/internal/strictyaml"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -35,6 +39,9 @@ type Config struct {
 	// Env are values (API keys, URLs) only this tenant's scripts can read,
 	// through the env module. dialua never writes them to its logs.
 	Env map[string]string `yaml:"env"`
+	// Auth is how the tenant's requests prove where they come from
+	// (runtime/auth); under defaults only networks and trusted_proxies.
+	Auth Auth `yaml:"auth"`
 }
 
 // HTTP configures the http module for a tenant.
@@ -71,7 +78,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func Parse(b []byte) (*File, error) {
 	var f File
 	if err := strictyaml.Decode(b, &f); err != nil && !errors.Is(err, strictyaml.ErrEmpty) {
-		return nil, err
+		return nil, nameTenant(b, err)
+	}
+	if err := f.Defaults.Auth.parse(true); err != nil {
+		return nil, fmt.Errorf("defaults: %w", err)
 	}
 	for name, c := range f.Tenants {
 		if c == nil {
@@ -90,13 +100,18 @@ func Parse(b []byte) (*File, error) {
 		if c.MaxConcurrent < 0 {
 			return nil, fmt.Errorf("tenant %s: max_concurrent must not be negative", name)
 		}
+		if err := c.Auth.parse(false); err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", name, err)
+		}
 	}
 	return &f, nil
 }
 
 // For returns the effective configuration of a tenant: its own settings over
-// the defaults. Env and the allowlist are the tenant's own only: a default
-// secret or host would be shared by every tenant, which is never meant.
+// the defaults. Env, the allowlist and auth credentials are the tenant's own
+// only: a default secret or host would be shared by every tenant, which is
+// never meant. Auth networks and trusted proxies come from the defaults
+// unless the tenant lists its own.
 func (f *File) For(name string) *Config {
 	c := f.Defaults
 	c.Env = nil
@@ -105,6 +120,7 @@ func (f *File) For(name string) *Config {
 	if t == nil {
 		return &c
 	}
+	c.Auth = mergeAuth(f.Defaults.Auth, t.Auth)
 	if t.Timeout != 0 {
 		c.Timeout = t.Timeout
 	}
@@ -126,4 +142,42 @@ func (f *File) For(name string) *Config {
 	c.HTTP.Allow = t.HTTP.Allow
 	c.Env = t.Env
 	return &c
+}
+
+var errLine = regexp.MustCompile(`line (\d+):`)
+
+// nameTenant prefixes a decode error inside a tenant's section with the
+// tenant's name ("tenant acme: line 7: field mode not found in type
+// tenant.Auth"), so an operator with hundreds of tenants finds it at once.
+func nameTenant(b []byte, err error) error {
+	m := errLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	line, _ := strconv.Atoi(m[1])
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return err
+	}
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if top[i].Value != "tenants" || top[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		ts, name := top[i+1].Content, ""
+		for j := 0; j+1 < len(ts); j += 2 {
+			if ts[j].Line > line {
+				break
+			}
+			name = ts[j].Value
+		}
+		inside := top[i].Line < line && (i+2 >= len(top) || line < top[i+2].Line)
+		if name != "" && inside {
+			if msg := err.Error(); strings.Count(msg, "\n") == 1 && strings.HasPrefix(msg, "unmarshal errors:\n  ") {
+				return fmt.Errorf("tenant %s: %s", name, strings.TrimPrefix(msg, "unmarshal errors:\n  "))
+			}
+			return fmt.Errorf("tenant %s: %w", name, err)
+		}
+	}
+	return err
 }
