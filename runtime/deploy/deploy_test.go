@@ -6,9 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -359,7 +358,7 @@ func TestSwitchUnderLoad(t *testing.T) {
 	e.activate("acme", r1.ID)
 	r2 := e.mustUpload("acme", release("v2"), "")
 
-	const workers, perWorker = 8, 50
+	const workers, perWorker = 8, 60
 	var failed, mixed, moved, done atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -371,7 +370,8 @@ func TestSwitchUnderLoad(t *testing.T) {
 			for i := range perWorker {
 				callID := "w" + itoa(w) + "-" + itoa(i/5) // five requests per call
 				params := []string{"CallID", callID}
-				if i%10 == 9 {
+				inCall := i%10 != 9
+				if !inCall {
 					params = nil // and now and then a request without a call
 				}
 				if i%5 == 4 {
@@ -381,6 +381,7 @@ func TestSwitchUnderLoad(t *testing.T) {
 				if i%2 == 1 {
 					script = "menu"
 				}
+				time.Sleep(time.Millisecond) // paced, so the switches land mid-loop
 				vars, err := e.run("acme", script, params...)
 				done.Add(1)
 				if err != nil {
@@ -391,7 +392,7 @@ func TestSwitchUnderLoad(t *testing.T) {
 				if vars["script"] != vars["lib"] || (vars["script"] != "v1" && vars["script"] != "v2") {
 					mixed.Add(1)
 				}
-				if params != nil {
+				if inCall {
 					mu.Lock()
 					if was, ok := seen[callID]; !ok {
 						seen[callID] = vars["script"]
@@ -404,12 +405,12 @@ func TestSwitchUnderLoad(t *testing.T) {
 		})
 	}
 	close(start)
-	for done.Load() < workers*perWorker/3 {
-		runtime.Gosched()
+	for done.Load() < workers*perWorker/4 {
+		time.Sleep(100 * time.Microsecond)
 	}
 	e.activate("acme", r2.ID)
-	for done.Load() < 2*workers*perWorker/3 {
-		runtime.Gosched()
+	for done.Load() < workers*perWorker/2 {
+		time.Sleep(100 * time.Microsecond)
 	}
 	if _, err := deploy.Rollback(bg, e.store, "acme", ""); err != nil {
 		t.Fatal(err)
@@ -421,4 +422,12 @@ func TestSwitchUnderLoad(t *testing.T) {
 	if got := e.tag("acme", "ivr"); got != "v1" {
 		t.Fatalf("after rollback: %q", got)
 	}
+	on := map[string]int{}
+	for _, r := range seen {
+		on[r]++
+	}
+	if on["v1"] == 0 || on["v2"] == 0 {
+		t.Fatalf("calls per release %v: the switch did not happen under load", on)
+	}
+	t.Logf("%d requests, calls per release %v", done.Load(), on)
 }
