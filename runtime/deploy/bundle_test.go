@@ -217,3 +217,40 @@ func assertNothingWritten(t *testing.T, e *env) {
 		t.Error("/etc/evil.lua exists")
 	}
 }
+
+// ReadDir and WriteBundle, what the CLI uploads, give back the tree
+// ReadBundle reads; hidden files and other extensions are left out, a
+// symlink is refused.
+func TestReadDirRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"ivr.lua": "return 1", "billing/index.lua": "return 2", "lib/util.lua": "return {}",
+		"README.md": "docs", ".git/config.lua": "x", "lib/.swp.lua": "x",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(src), 0o644)
+	}
+	files, err := deploy.ReadDir(dir, deploy.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := deploy.WriteBundle(&buf, files); err != nil {
+		t.Fatal(err)
+	}
+	back, err := deploy.ReadBundle(&buf, deploy.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(back.Paths(), " "); got != "billing/index.lua ivr.lua lib/util.lua" || string(back["billing/index.lua"]) != "return 2" {
+		t.Fatalf("round trip: %s", got)
+	}
+	if deploy.ContentHash(back) != deploy.ContentHash(files) {
+		t.Fatal("hash differs after a round trip")
+	}
+	os.Symlink("/etc/passwd", filepath.Join(dir, "evil.lua"))
+	if _, err := deploy.ReadDir(dir, deploy.Limits{}); !isBundleErr(err) || !strings.Contains(err.Error(), "evil.lua") {
+		t.Fatalf("symlink: %v", err)
+	}
+}
