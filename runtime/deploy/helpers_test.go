@@ -95,13 +95,19 @@ type env struct {
 	scripts  string
 	store    *deploy.Disk
 	picker   *deploy.Picker
-	sessions *session.Memory
+	sessions session.Store
 	eng      *engine.Engine
 }
 
 func newEnv(t testing.TB, folder map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, data: t.TempDir(), scripts: t.TempDir()}
+	return newEnvWith(t, folder, nil)
+}
+
+// newEnvWith is newEnv with a session store of the caller's (nil: memory).
+func newEnvWith(t testing.TB, folder map[string]string, sessions session.Store) *env {
+	t.Helper()
+	e := &env{t: t, data: t.TempDir(), scripts: t.TempDir(), sessions: sessions}
 	for name, src := range folder {
 		p := filepath.Join(e.scripts, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
