@@ -9,6 +9,8 @@
 package tenant
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"regexp"
@@ -42,6 +44,12 @@ type Config struct {
 	// Auth is how the tenant's requests prove where they come from
 	// (runtime/auth); under defaults only networks and trusted_proxies.
 	Auth Auth `yaml:"auth"`
+	// DeployTokens are the tokens that may manage this tenant's releases
+	// through the admin API (runtime/admin, docs/admin.md), and this
+	// tenant's only. Each is stored as "sha256:<64 hex digits>", the
+	// SHA-256 of the token: a token written as itself is refused, so the
+	// file never holds one a reader could use. Never in defaults.
+	DeployTokens []Secret `yaml:"deploy_tokens"`
 }
 
 // HTTP configures the http module for a tenant.
@@ -83,6 +91,9 @@ func Parse(b []byte) (*File, error) {
 	if err := f.Defaults.Auth.parse(true); err != nil {
 		return nil, fmt.Errorf("defaults: %w", err)
 	}
+	if f.Defaults.DeployTokens != nil {
+		return nil, fmt.Errorf("defaults: deploy_tokens are per tenant, not defaults (a default token would deploy to every tenant; the operator token is DIALUA_ADMIN_TOKEN)")
+	}
 	for name, c := range f.Tenants {
 		if c == nil {
 			f.Tenants[name] = &Config{}
@@ -101,6 +112,9 @@ func Parse(b []byte) (*File, error) {
 			return nil, fmt.Errorf("tenant %s: max_concurrent must not be negative", name)
 		}
 		if err := c.Auth.parse(false); err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", name, err)
+		}
+		if err := parseDeployTokens(c.DeployTokens); err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", name, err)
 		}
 	}
@@ -141,7 +155,43 @@ func (f *File) For(name string) *Config {
 	}
 	c.HTTP.Allow = t.HTTP.Allow
 	c.Env = t.Env
+	c.DeployTokens = t.DeployTokens
 	return &c
+}
+
+// parseDeployTokens checks a tenant's deploy_tokens: hashes only.
+func parseDeployTokens(list []Secret) error {
+	if list != nil && len(list) == 0 {
+		return fmt.Errorf("deploy_tokens: list at least one sha256: hash, or remove the key")
+	}
+	for i := range list {
+		what := fmt.Sprintf("deploy_tokens[%d]", i)
+		s := &list[i]
+		if s.p == nil || !strings.HasPrefix(s.p.text, hashPrefix) {
+			// The value is not echoed: it may be the token itself.
+			return fmt.Errorf("%s: write the token's hash, not the token: sha256:<64 hex digits>, from printf %%s \"$TOKEN\" | sha256sum", what)
+		}
+		if err := s.parse(what, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeployTokenMatches reports whether token is one of the tenant's
+// deploy_tokens. The token is hashed and compared with every hash in
+// constant time.
+func (c *Config) DeployTokenMatches(token string) bool {
+	if token == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	ok := 0
+	for _, s := range c.DeployTokens {
+		want := s.SHA256()
+		ok |= subtle.ConstantTimeCompare(sum[:], want[:])
+	}
+	return ok == 1
 }
 
 var errLine = regexp.MustCompile(`line (\d+):`)
