@@ -221,3 +221,35 @@ func TestSharedTemplateErrorsNameOwnFile(t *testing.T) {
 		}
 	}
 }
+
+// A module whose value could carry something from one run to the next is
+// refused at New: a userdata whose metatable scripts could reach, a table
+// with a metatable, a Lua closure with upvalues.
+func TestUnfreezableModulesRefused(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"acme/ivr.lua": `return`})
+	for name, open := range map[string]func(L *lua.LState, run luaapi.Run) lua.LValue{
+		"locked metatable": func(L *lua.LState, run luaapi.Run) lua.LValue {
+			ud := L.NewUserData()
+			ud.Metatable = L.NewTable()
+			return ud
+		},
+		"a table with a metatable": func(L *lua.LState, run luaapi.Run) lua.LValue {
+			t := L.NewTable()
+			inner := L.NewTable()
+			inner.Metatable = L.NewTable()
+			t.RawSetString("x", inner)
+			return t
+		},
+		"upvalues": func(L *lua.LState, run luaapi.Run) lua.LValue {
+			if err := L.DoString(`local n = 0; shared = function() n = n + 1; return n end`); err != nil {
+				panic(err)
+			}
+			return L.GetGlobal("shared")
+		},
+	} {
+		_, err := engine.New(engine.Options{ScriptsDir: dir, Modules: []luaapi.Module{luaapi.Func("bad", open)}})
+		if err == nil || !strings.Contains(err.Error(), "module bad") || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+}

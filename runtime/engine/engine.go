@@ -203,7 +203,15 @@ func New(opts Options) (*Engine, error) {
 	go e.sched.govern()
 	e.mem = newWatchdog(opts.MaxMemory, &e.sched.pressure)
 	e.pool = newPool(opts.VMs, e.newVM)
-	e.pool.warm(goruntime.GOMAXPROCS(0))
+	// The first VM is built here, so a module whose value cannot be
+	// frozen is an error of New, not a panic later.
+	first, err := e.buildVM()
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.pool.put(first)
+	e.pool.warm(goruntime.GOMAXPROCS(0) - 1)
 	return e, nil
 }
 
@@ -283,6 +291,7 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	held, used = v.slice.end()
 	why := v.deadline.stop()
 	if serr != nil {
+		v.call.End() // modules drop what they kept of the run, failed or not
 		v.close()
 		extra += failureCost
 		switch why {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -30,6 +31,19 @@ type vm struct {
 }
 
 func (e *Engine) newVM() *vm {
+	v, err := e.buildVM()
+	if err != nil {
+		// New built a VM with the same modules and succeeded, so this is
+		// a module whose Open is not deterministic.
+		panic("engine: " + err.Error())
+	}
+	return v
+}
+
+// buildVM makes a VM with every module opened in it, each module's value
+// frozen (sandbox.Frozen): a module lives as long as its VM, which runs
+// many tenants' calls one after another.
+func (e *Engine) buildVM() (*vm, error) {
 	v := &vm{sb: sandbox.New(e.opts.Limits), deadline: newRunDeadline()}
 	v.load = e.scripts.Get
 	v.lctx = &luaCtx{runDeadline: v.deadline, slice: &v.slice}
@@ -40,16 +54,17 @@ func (e *Engine) newVM() *vm {
 	v.slice.maxLive = max(0, e.opts.MaxRunMemory)
 	L := v.sb.L
 	for _, m := range append(v.call.Core(), e.modules...) {
-		val := v.call.Open(L, m)
-		if t, ok := val.(*lua.LTable); ok {
-			val = v.sb.ReadOnly(t) // a module's table lives as long as the VM
+		val, err := v.sb.Frozen(v.call.Open(L, m))
+		if err != nil {
+			v.close()
+			return nil, fmt.Errorf("module %s: %v", m.Name(), err)
 		}
 		v.sb.Set(m.Name(), val)
 	}
 	v.sb.Set("require", L.NewFunction(v.require))
 	v.sb.OnIterate = v.call.BeforeIterate
 	v.sb.Print = v.call.Print
-	return v
+	return v, nil
 }
 
 func (v *vm) close() {

@@ -66,6 +66,7 @@ type entry struct {
 // group is a set of files replaced together (File.Group: a tenant folder).
 type group struct {
 	tenant  string
+	id      string       // File.GroupID of the tree its entries came from; under Loader.mu
 	checked atomic.Int64 // unix nanos of the last check, for unwatched entries
 }
 
@@ -357,9 +358,20 @@ func (s *Loader) insert(e *entry) *entry {
 	if name := e.file.Group; name != "" {
 		g := s.groups[name]
 		if g == nil {
-			g = &group{tenant: e.key.Tenant}
+			g = &group{tenant: e.key.Tenant, id: e.file.GroupID}
 			g.checked.Store(time.Now().UnixNano())
 			s.groups[name] = g
+		} else if g.id != e.file.GroupID {
+			// Located in a new tree of the group: what was cached from
+			// the old one goes, so no run mixes the two.
+			g.id = e.file.GroupID
+			if t := s.tenants[g.tenant]; t != nil {
+				for old := range t.entries {
+					if old != e && old.file.Group == name {
+						s.remove(old)
+					}
+				}
+			}
 		}
 		e.group = g
 	}
@@ -417,22 +429,26 @@ func (s *Loader) evict(keep *entry) {
 	}
 	for s.bytes > s.maxBytes || len(s.entries) > s.max {
 		// The tenant holding the most (bytes, or entries when over the
-		// count) of a sample gives up its least recently used entry. A
-		// sample, because a scan of every tenant on every insertion made a
-		// full cache of 10,000 tenants spend milliseconds per request; the
-		// heaviest tenants are the likeliest to be in any sample, and the
-		// per-tenant share above bounds each one regardless.
+		// count) gives up its least recently used entry. The tenant is
+		// found from a sample of entries, not of tenants: a tenant is in
+		// the sample in proportion to the entries it holds, so the
+		// tenants holding the most are the ones found, and a scan of every
+		// tenant (milliseconds per insertion with 10,000 of them) is not
+		// needed.
 		var big *tenantCache
 		byCount := s.bytes <= s.maxBytes
 		n := 0
-		for _, t := range s.tenants {
-			if len(t.entries) == 0 || (len(t.entries) == 1 && hasEntry(t, keep)) {
+		for _, e := range s.entries {
+			t := s.tenants[e.key.Tenant]
+			if t == nil || len(t.entries) == 0 || (len(t.entries) == 1 && hasEntry(t, keep)) {
 				continue
 			}
 			if big == nil || (byCount && len(t.entries) > len(big.entries)) || (!byCount && t.bytes > big.bytes) {
 				big = t
 			}
-			if n++; n == tenantSample {
+			// A tenant with one entry is given up only when a longer
+			// sample finds nobody holding more.
+			if n++; n >= tenantSample && (len(big.entries) > 1 || n >= 8*tenantSample) {
 				break
 			}
 		}
@@ -448,7 +464,7 @@ func hasEntry(t *tenantCache, e *entry) bool {
 	return ok
 }
 
-// tenantSample is how many tenants eviction compares to find the one
+// tenantSample is how many entries eviction looks at to find the tenant
 // holding the most.
 const tenantSample = 32
 

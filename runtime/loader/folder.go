@@ -138,7 +138,8 @@ func (s *Folder) Locate(n Name) (File, error) {
 		if ff.alt != "" {
 			names = append(names, ff.alt)
 		}
-		return File{Chunk: filepath.ToSlash(rel), ID: real, Names: names, Group: tenantDir, Opaque: ff}, nil
+		gid := fmt.Sprintf("%s:%d:%d", realTenant, ff.tenantID.Dev, ff.tenantID.Ino)
+		return File{Chunk: filepath.ToSlash(rel), ID: real, Names: names, Group: tenantDir, GroupID: gid, Opaque: ff}, nil
 	}
 	return File{}, ErrNotFound
 }
@@ -204,17 +205,22 @@ func versionOf(fi fs.FileInfo) Version {
 // polling sees a whole tenant replaced at once.
 func (s *Folder) Version(f File) (Version, error) {
 	ff := f.Opaque.(*folderFile)
+	// The tenant folder switched (its symlink) or renamed over (same
+	// path, another folder): the whole group moved.
+	if realTenant, err := filepath.EvalSymlinks(ff.tenantDir); err != nil || realTenant != ff.root {
+		return Version{}, ErrMoved
+	}
+	if st, err := filestamp.Stat(ff.root); err != nil || (filestamp.Stamp{Dev: st.Dev, Ino: st.Ino}) != ff.tenantID {
+		return Version{}, ErrMoved
+	}
+	// The file alone now leads elsewhere (a link inside the tenant's
+	// folder switched): it is looked up afresh.
 	real, err := filepath.EvalSymlinks(ff.file)
 	if err != nil {
 		return Version{}, s.readErr(err)
 	}
 	if real != ff.real {
-		return Version{}, ErrMoved
-	}
-	// A tenant folder renamed over keeps every path the same: its identity
-	// tells.
-	if st, err := filestamp.Stat(ff.root); err != nil || (filestamp.Stamp{Dev: st.Dev, Ino: st.Ino}) != ff.tenantID {
-		return Version{}, ErrMoved
+		return Version{}, ErrNotFound
 	}
 	fi, err := os.Stat(ff.real)
 	if err != nil {

@@ -10,7 +10,11 @@ import (
 
 // FS is a Source over an fs.FS laid out as a scripts root (one folder per
 // tenant, as Folder), for a program that ships its scripts inside its
-// binary (embed.FS) or keeps them elsewhere than on disk. It does not watch:
+// binary (embed.FS) or keeps them elsewhere than on disk. A symbolic link
+// anywhere on a script's path is refused when the fs.FS can report links
+// (fs.ReadLinkFS: os.DirFS, os.Root.FS, fstest.MapFS), so a tenant's link
+// cannot lead into another tenant's folder; hard links are not checked, so
+// for tenants' own files on disk use Folder. It does not watch:
 // the loader re-checks a file's version (modification time and size, as
 // fs.Stat gives them) on request every half second, which for an embed.FS
 // never changes.
@@ -39,6 +43,12 @@ func (s *FS) Locate(n Name) (File, error) {
 		candidates = append(candidates, path.Join(tenant, script, "index.lua"))
 	}
 	for i, name := range candidates {
+		if linked, err := s.linked(name); err != nil || linked {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return File{}, err
+			}
+			continue
+		}
 		fi, err := fs.Stat(s.fsys, name)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -58,6 +68,24 @@ func (s *FS) Locate(n Name) (File, error) {
 	return File{}, ErrNotFound
 }
 
+// linked reports whether any element of name is a symbolic link.
+func (s *FS) linked(name string) (bool, error) {
+	lfs, ok := s.fsys.(fs.ReadLinkFS)
+	if !ok {
+		return false, nil
+	}
+	for p := name; p != "." && p != "/" && p != ""; p = path.Dir(p) {
+		fi, err := lfs.Lstat(p)
+		if err != nil {
+			return false, err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Read reads the file.
 func (s *FS) Read(f File) ([]byte, Version, error) {
 	v, err := s.Version(f)
@@ -67,6 +95,9 @@ func (s *FS) Read(f File) ([]byte, Version, error) {
 	if v.Size > MaxScriptBytes {
 		return nil, v, &ScriptError{Kind: KindCompile, Location: f.Chunk,
 			Message: fmt.Sprintf("file is %d bytes; scripts may be at most %d", v.Size, MaxScriptBytes)}
+	}
+	if linked, _ := s.linked(f.ID); linked {
+		return nil, Version{}, ErrNotFound
 	}
 	b, err := fs.ReadFile(s.fsys, f.ID)
 	if err != nil {

@@ -52,6 +52,11 @@ type File struct {
 	// once, so the tenant's scripts and modules are loaded afresh together
 	// from what replaced them.
 	Group string
+	// GroupID identifies the group's tree as Locate found it (for the
+	// folder source: the tenant folder's real path and inode). A file
+	// located in another tree of the same group (the tenant's folder was
+	// replaced) drops the group's entries from before.
+	GroupID string
 	// Opaque is the source's own data about the file.
 	Opaque any
 }

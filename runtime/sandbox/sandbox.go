@@ -11,6 +11,7 @@
 package sandbox
 
 import (
+	"errors"
 	"math/rand/v2"
 
 	lua "github.com/yuin/gopher-lua"
@@ -139,6 +140,71 @@ func (vm *VM) ReadOnly(t *lua.LTable) *lua.LTable {
 	proxy.Metatable = LockedMeta(vm.L, t, "")
 	vm.roMeta[proxy] = struct{}{}
 	return proxy
+}
+
+// Frozen makes a module's value safe to share between runs: a table
+// becomes a read-only proxy over a copy whose nested tables are frozen the
+// same way (a table reached twice gives one proxy), so no run can leave
+// anything in it for the next, at any depth; a userdata must have a
+// locked metatable (a __metatable field, as LockedMeta gives), or
+// getmetatable would hand scripts its metatable to write into. Other values
+// pass as they are (Go functions, strings, numbers). The value is built by
+// Go at start-up; depth is bounded anyway.
+func (vm *VM) Frozen(v lua.LValue) (lua.LValue, error) {
+	return vm.freeze(v, map[*lua.LTable]*lua.LTable{}, 0)
+}
+
+const maxFreezeDepth = 64
+
+func (vm *VM) freeze(v lua.LValue, done map[*lua.LTable]*lua.LTable, depth int) (lua.LValue, error) {
+	switch x := v.(type) {
+	case *lua.LTable:
+		if vm.isReadOnly(x) {
+			return x, nil
+		}
+		if p, ok := done[x]; ok {
+			return p, nil
+		}
+		if depth > maxFreezeDepth {
+			return nil, errors.New("tables nested too deep")
+		}
+		inner := vm.L.NewTable()
+		proxy := vm.ReadOnly(inner)
+		done[x] = proxy
+		var err error
+		x.ForEach(func(k, val lua.LValue) {
+			if err != nil {
+				return
+			}
+			var fk, fv lua.LValue
+			if fk, err = vm.freeze(k, done, depth+1); err != nil {
+				return
+			}
+			if fv, err = vm.freeze(val, done, depth+1); err != nil {
+				return
+			}
+			inner.RawSet(fk, fv)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if x.Metatable != lua.LNil {
+			return nil, errors.New("a table with a metatable cannot be frozen")
+		}
+		return proxy, nil
+	case *lua.LUserData:
+		mt, ok := x.Metatable.(*lua.LTable)
+		if x.Metatable != lua.LNil && (!ok || mt.RawGetString("__metatable") == lua.LNil) {
+			return nil, errors.New("a userdata must have a locked metatable (a __metatable field: sandbox.LockedMeta)")
+		}
+		return x, nil
+	case *lua.LFunction:
+		if x.Proto != nil && len(x.Upvalues) > 0 {
+			return nil, errors.New("a Lua closure with upvalues would share its upvalues between runs")
+		}
+		return x, nil
+	}
+	return v, nil
 }
 
 // LockedMeta is the one read-only metatable dialua builds, for proxy
