@@ -31,7 +31,11 @@ type Module interface {
 	Name() string
 	// Open builds the module's value in one VM. Its functions find the
 	// running call through run when they are called, never when they are
-	// built.
+	// built. The engine freezes the value (sandbox.Frozen: tables
+	// read-only at every depth; a userdata needs a locked metatable, as
+	// LockedMeta gives; no table metatables, no Lua closures with
+	// upvalues), since it serves every tenant's runs on that VM; what its
+	// functions return must likewise be fresh for each call, or frozen.
 	Open(L *lua.LState, run Run) Instance
 }
 
