@@ -4,6 +4,9 @@
 //	dialua check [DIR]     compile every script and report syntax errors
 //	dialua call ...        walk one simulated call through an IVR definition
 //	dialua test [PATH...]  run IVR scenario files against a server
+//	dialua deploy DIR ...  upload a tenant's release through the admin API
+//	dialua releases ...    list a tenant's releases
+//	dialua rollback ...    activate an earlier release
 //
 // Run "dialua help" or "dialua COMMAND -h" for flags.
 package main
@@ -23,9 +26,16 @@ Usage:
   dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [--json]
                          walk one simulated call through an IVR and print its transcript
   dialua test [PATH...]  run IVR scenario files (*.test.yaml, default ./examples); end with "N passed, N failed"
+  dialua deploy DIR --tenant T --admin URL [--token TOKEN] [--message M] [--canary PCT] [--no-activate]
+                         upload DIR as a new release of tenant T and activate it (docs/admin.md)
+  dialua releases --tenant T --admin URL
+                         list the tenant's releases, the active one marked
+  dialua rollback --tenant T [--to ID] --admin URL
+                         activate an earlier release (default: the one before the active)
   dialua version         print the version
 
-Run "dialua COMMAND -h" for a command's flags.
+Run "dialua COMMAND -h" for a command's flags. The release commands take the
+token from DIALUA_TOKEN (or --token) and the admin URL from DIALUA_ADMIN_URL.
 `
 
 var version = "dev"
@@ -51,6 +61,12 @@ func run(args []string) int {
 		return callCmd(args[1:], os.Stdout, os.Stderr)
 	case "test":
 		return testCmd(args[1:], os.Stdout, os.Stderr)
+	case "deploy":
+		return deployCmd(args[1:], os.Stdout, os.Stderr)
+	case "releases":
+		return releasesCmd(args[1:], os.Stdout, os.Stderr)
+	case "rollback":
+		return rollbackCmd(args[1:], os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("dialua", version)
 		return 0

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -17,7 +19,9 @@ import (
 	"time"
 
 	"github.com/dialua/dialua/luaapi"
+	"github.com/dialua/dialua/runtime/admin"
 	"github.com/dialua/dialua/runtime/auth"
+	"github.com/dialua/dialua/runtime/deploy"
 	"github.com/dialua/dialua/runtime/engine"
 	"github.com/dialua/dialua/runtime/loader"
 	"github.com/dialua/dialua/runtime/sandbox"
@@ -55,11 +59,18 @@ func serve(args []string) int {
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for requests in flight")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	adminAddr := fs.String("admin", "", "address of the admin API (releases; docs/admin.md), e.g. 127.0.0.1:9090; off when empty")
+	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin API's operator token (default: DIALUA_ADMIN_TOKEN)")
+	data := fs.String("data", "./data", "data directory: the release store, created on first use with --admin, opened without it only when it holds one")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *adminTokenFile != "" && *adminAddr == "" {
+		fmt.Fprintln(os.Stderr, "dialua serve: --admin-token-file needs --admin ADDR (the admin API is off)")
 		return 2
 	}
 	// GC policy: GOGC from the environment wins, then a fixed
@@ -84,6 +95,14 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: scripts folder %s not found\n", *scripts)
 		return 2
 	}
+	var opToken admin.Token
+	var opFrom string
+	if *adminAddr != "" {
+		if opToken, opFrom, err = operatorToken(*adminTokenFile); err != nil {
+			fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+			return 2
+		}
+	}
 	if *tenants != "" {
 		if _, err := os.Stat(*tenants); err != nil {
 			fmt.Fprintf(os.Stderr, "dialua serve: --tenants %s: %v\n", *tenants, err)
@@ -107,7 +126,39 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 1
 	}
+	// Releases (docs/releases.md): with --admin, or a release store left
+	// in --data by an earlier run, the engine serves a tenant's active
+	// release and the scripts folder for tenants without one.
+	var (
+		releases deploy.Store
+		source   loader.Source
+		picker   engine.Releases
+	)
+	if wantReleases(*adminAddr, *data) {
+		st, err := openReleases(*data, log)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+			return 1
+		}
+		defer st.Close()
+		folder, err := loader.NewFolder(*scripts, !*poll, log)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+			return 1
+		}
+		src := deploy.NewSource(st, folder)
+		defer src.Close()
+		pick, err := deploy.NewPicker(st, deploy.PickerOptions{Sessions: store, TTL: *sessionTTL, Logger: log})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dialua serve: releases: %v\n", err)
+			return 1
+		}
+		defer pick.Close()
+		releases, source, picker = st, src, pick
+	}
 	eng, err := engine.New(engine.Options{
+		Source:              source,
+		Releases:            picker,
 		Tenants:             reg,
 		Sessions:            store,
 		SessionTTL:          *sessionTTL,
@@ -141,13 +192,47 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 1
 	}
+	var adm *admin.Server
+	var adminHTTP *http.Server
+	var adminLn net.Listener
+	if *adminAddr != "" {
+		if adm, err = admin.New(admin.Config{Store: releases, Tenants: reg, Operator: opToken, Sessions: store, Logger: log}); err != nil {
+			ln.Close()
+			fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+			return 1
+		}
+		if adminLn, err = net.Listen("tcp", *adminAddr); err != nil {
+			ln.Close()
+			fmt.Fprintf(os.Stderr, "dialua serve: --admin: %v\n", err)
+			return 1
+		}
+		adminHTTP = adm.HTTPServer()
+	}
 	log.Info("dialua serving", "listen", ln.Addr().String(), "scripts", *scripts, "timeout", timeout.String(),
-		"sessions", sessionsName(*sessionStore), "dev", *dev)
+		"sessions", sessionsName(*sessionStore), "dev", *dev, "releases", releases != nil)
+	if adminLn != nil {
+		log.Info("admin API listening", "admin", adminLn.Addr().String(), "data", *data, "operator_token", cmp.Or(opFrom, "none"))
+		if !opToken.Set() {
+			log.Warn("admin API: no operator token (set DIALUA_ADMIN_TOKEN or --admin-token-file); only tenants with deploy_tokens in the tenants file can be managed")
+		}
+		warnAdminAddr(adminLn, log)
+	} else if releases != nil {
+		log.Info("serving the releases in --data; the admin API is off (--admin ADDR turns it on)", "data", *data)
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- srv.Serve(ln) }()
+	if adminHTTP != nil {
+		go func() {
+			err := adminHTTP.Serve(adminLn)
+			if errors.Is(err, http.ErrServerClosed) {
+				return
+			}
+			done <- fmt.Errorf("admin API: %w", err)
+		}()
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -160,6 +245,16 @@ func serve(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
+	if adm != nil {
+		adm.Drain()
+		// The admin API stops with the server: requests in flight finish
+		// (an upload within the grace period), /readyz says 503 meanwhile.
+		defer func() {
+			if err := adminHTTP.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("admin API shutdown incomplete", "err", err)
+			}
+		}()
+	}
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("shutdown incomplete", "err", err)
 		return 1

@@ -176,7 +176,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		lvl := slog.LevelInfo
-		if x.status >= 500 {
+		switch probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"; {
+		case probe && x.status == http.StatusOK:
+			lvl = slog.LevelDebug // a load balancer's probes, every few seconds
+		case probe:
+			lvl = slog.LevelWarn
+		case x.status >= 500:
 			lvl = slog.LevelError
 		}
 		attrs := []any{"method", r.Method, "path", clip(r.URL.Path, 256), "tenant", x.tenant, "status", x.status,
