@@ -94,21 +94,24 @@ func (st *state) call(L *lua.LState, name string, fn reflect.Value, s *sig, firs
 		}
 		args = append(args, ctx)
 	}
-	var live *bool // set if a Lua function was passed: valid during the call
-	lives := &live
+	cbs := &callbacks{ex: ex, name: name}
 	if ex.opts.blocking {
-		lives = nil // no Lua while the run has lent its CPU share
+		cbs = nil // no Lua while the run has lent its CPU share
 	}
 	for i := range n {
 		hint := s.in[min(i, len(s.in)-1)]
 		if s.variadic && i >= fixed {
 			hint = s.in[fixed].Elem()
 		}
-		a, err := st.toGo(L, L.Get(first+i), hint, lives)
+		a, err := st.toGo(L, L.Get(first+i), hint, cbs)
 		if err != nil {
 			L.RaiseError("bad argument #%d to %s (%s)", i+1, name, err)
 		}
 		args = append(args, a)
+	}
+	var live *liveness
+	if cbs != nil {
+		live = cbs.live
 	}
 	out, errMsg := st.invoke(L, name, fn, args, s, ex, live)
 	if errMsg != nil {
@@ -126,10 +129,10 @@ func (st *state) call(L *lua.LState, name string, fn reflect.Value, s *sig, firs
 
 // invoke makes the Go call under guard, so a panic (in fn or in the
 // error's Error method) becomes a Lua error.
-func (st *state) invoke(L *lua.LState, name string, fn reflect.Value, args []reflect.Value, s *sig, ex *exposed, live *bool) (out []reflect.Value, errMsg *lua.LString) {
+func (st *state) invoke(L *lua.LState, name string, fn reflect.Value, args []reflect.Value, s *sig, ex *exposed, live *liveness) (out []reflect.Value, errMsg *lua.LString) {
 	defer guard(L, name, ex)
 	if live != nil {
-		defer func() { *live = false }()
+		defer func() { live.on = false }()
 	}
 	if ex.opts.blocking {
 		defer ex.run.Wait()()
@@ -156,11 +159,11 @@ const (
 
 // toGo converts a script's value for a Go parameter (or map key, element,
 // field) of type hint. Scalars and our views are converted here (the
-// common, cheap case, with gopher-luar's rules); tables and functions go
-// through gopher-luar after checks. live == nil means Lua functions are not
-// accepted (they would be stored in Go memory); otherwise a function is
-// wrapped so it only runs while the Go call that received it is running.
-func (st *state) toGo(L *lua.LState, lv lua.LValue, hint reflect.Type, live **bool) (reflect.Value, error) {
+// common, cheap case, with gopher-luar's rules); tables go through
+// gopher-luar after checks. cbs == nil means Lua functions are not accepted
+// (they would be stored in Go memory); otherwise a function becomes a Go
+// func (see callback) that only runs while the Go call cbs stands for runs.
+func (st *state) toGo(L *lua.LState, lv lua.LValue, hint reflect.Type, cbs *callbacks) (reflect.Value, error) {
 	if hint.Implements(lvType) {
 		if rv := reflect.ValueOf(lv); rv.Type().AssignableTo(hint) {
 			return rv, nil
@@ -191,7 +194,7 @@ func (st *state) toGo(L *lua.LState, lv lua.LValue, hint reflect.Type, live **bo
 		// Assignable only: Convert could turn a slice into an array
 		// pointer, which panics when the slice is short.
 		if v.rv.Type().AssignableTo(hint) {
-			return v.rv, nil
+			return goValue(v), nil
 		}
 		return reflect.Value{}, fmt.Errorf("%s expected, got %s", hint, v.rv.Type())
 	case *lua.LTable:
@@ -201,27 +204,16 @@ func (st *state) toGo(L *lua.LState, lv lua.LValue, hint reflect.Type, live **bo
 		}
 		return st.viaGopherLuar(L, lv, hint)
 	case *lua.LFunction:
-		if live == nil {
+		if cbs == nil {
 			return reflect.Value{}, errors.New("a Lua function cannot be stored in Go")
 		}
 		if hint.Kind() != reflect.Func {
 			return reflect.Value{}, fmt.Errorf("%s expected, got function", hint)
 		}
-		inner, err := st.viaGopherLuar(L, lv, hint)
-		if err != nil {
-			return inner, err
+		if cbs.live == nil {
+			cbs.live = &liveness{on: true, goroutine: goroutineID()}
 		}
-		if *live == nil {
-			*live = new(bool)
-			**live = true
-		}
-		alive := *live
-		return reflect.MakeFunc(hint, func(a []reflect.Value) []reflect.Value {
-			if !*alive {
-				panic("luar: a script's function was called after the Go call it was passed to returned")
-			}
-			return inner.Call(a)
-		}), nil
+		return st.callback(L, x, hint, cbs), nil
 	default: // channels, threads
 		return reflect.Value{}, fmt.Errorf("%s expected, got %s", hint, lv.Type())
 	}
@@ -229,6 +221,154 @@ func (st *state) toGo(L *lua.LState, lv lua.LValue, hint reflect.Type, live **bo
 		return rv.Convert(hint), nil
 	}
 	return reflect.Value{}, fmt.Errorf("%s expected, got %s", hint, lv.Type())
+}
+
+// toKept converts a script's value that Go keeps (a field, a map entry or
+// element a Writable view sets, a script function's result): as toGo
+// without functions, and never a Lua table, function or userdata as it is,
+// even for a lua.LValue destination or inside a table converted for a type
+// that holds one: those belong to one Lua state and one run.
+func (st *state) toKept(L *lua.LState, lv lua.LValue, hint reflect.Type) (reflect.Value, error) {
+	switch lv.(type) {
+	case *lua.LTable, *lua.LFunction, *lua.LUserData, *lua.LState, lua.LChannel:
+		if hint.Implements(lvType) {
+			return reflect.Value{}, fmt.Errorf("a Lua %s cannot be stored in Go", lv.Type())
+		}
+		if _, ok := lv.(*lua.LTable); ok && holdsLValue(hint, map[reflect.Type]bool{}) {
+			return reflect.Value{}, fmt.Errorf("a Lua table cannot be stored in Go as %s (it holds lua.LValue)", hint)
+		}
+	}
+	return st.toGo(L, lv, hint, nil)
+}
+
+// holdsLValue reports whether a value of type t can hold a lua.LValue
+// (gopher-luar's table conversion stores Lua values as they are there).
+func holdsLValue(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t.Implements(lvType) {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return holdsLValue(t.Elem(), seen)
+	case reflect.Map:
+		return holdsLValue(t.Key(), seen) || holdsLValue(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsLValue(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// callbacks is what the Lua functions passed to one Go call share: the
+// module they were passed to and whether that call still runs.
+type callbacks struct {
+	ex   *exposed
+	name string
+	live *liveness // made for the call's first Lua function
+}
+
+// liveness: on while the Go call runs, on the goroutine running the VM.
+type liveness struct {
+	on        bool
+	goroutine uint64
+}
+
+// callback wraps the script's function fn as a Go func of type ft. It runs
+// fn on L itself, the state (or coroutine) whose script passed it, with the
+// run's context, so the run's deadline and the engine's per-instruction
+// checks (memory, CPU share) go on inside it; gopher-luar's wrapper would
+// run it on a new thread that has none of them. Go's arguments reach fn as
+// read-only views (the module's lock included); fn's results are converted
+// as a Writable view's writes are (toKept: table limits, no Lua functions,
+// tables or userdata kept by Go). Called after the Go call it was passed
+// to returned, or from another goroutine, it panics with a string and runs
+// nothing. A Lua error in fn is raised on as the Lua error it is, through
+// the Go code that called it.
+func (st *state) callback(L *lua.LState, fn *lua.LFunction, ft reflect.Type, cbs *callbacks) reflect.Value {
+	ex, name, live := cbs.ex.readOnly(), cbs.name, cbs.live
+	return reflect.MakeFunc(ft, func(in []reflect.Value) []reflect.Value {
+		if !live.on {
+			panic("luar: a script's function was called after the Go call it was passed to returned")
+		}
+		if goroutineID() != live.goroutine {
+			panic("luar: a script's function was called from another goroutine than the script's")
+		}
+		args := make([]lua.LValue, 0, len(in))
+		add := func(rv reflect.Value) {
+			lv, err := st.toLua(L, rv, ex)
+			if err != nil {
+				L.RaiseError("%s: argument to the script's function: %s", name, err)
+			}
+			args = append(args, lv)
+		}
+		for i, a := range in {
+			if ft.IsVariadic() && i == len(in)-1 {
+				for j := range a.Len() {
+					add(a.Index(j))
+				}
+				break
+			}
+			add(a)
+		}
+		top := L.GetTop()
+		nout := ft.NumOut()
+		if err := L.CallByParam(lua.P{Fn: fn, NRet: nout, Protect: true}, args...); err != nil {
+			panic(err) // a *lua.ApiError, which guard raises on unchanged
+		}
+		out := make([]reflect.Value, nout)
+		for i := range out {
+			v, err := st.result(L, L.Get(top+1+i), ft.Out(i))
+			if err != nil {
+				L.SetTop(top)
+				L.RaiseError("%s: bad result #%d from the script's function (%s)", name, i+1, err)
+			}
+			out[i] = v
+		}
+		L.SetTop(top)
+		return out
+	})
+}
+
+// result converts a script function's result for Go: nil is the zero
+// value, a string is an error for an error result.
+func (st *state) result(L *lua.LState, lv lua.LValue, t reflect.Type) (reflect.Value, error) {
+	if lv == lua.LNil {
+		if t.Implements(lvType) && reflect.TypeOf(lv).AssignableTo(t) {
+			return reflect.ValueOf(lv), nil // lua.LNil for a lua.LValue
+		}
+		return reflect.Zero(t), nil
+	}
+	if t == errType {
+		if s, ok := lv.(lua.LString); ok {
+			return reflect.ValueOf(errors.New(string(s))), nil
+		}
+		return reflect.Value{}, fmt.Errorf("error message (string) expected, got %s", lv.Type())
+	}
+	return st.toKept(L, lv, t)
+}
+
+// goroutineID is the running goroutine's id, read from its stack header
+// ("goroutine 42 [running]:"): Go offers no other way to tell goroutines
+// apart, and a script's function must only run on the VM's own.
+func goroutineID() uint64 {
+	var buf [40]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = b[min(len(b), len("goroutine ")):]
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
 }
 
 func userdataName(ud *lua.LUserData) string {
@@ -263,7 +403,7 @@ func checkTable(t *lua.LTable, depth int, n *int) error {
 	return nil
 }
 
-// viaGopherLuar converts a table or function with gopher-luar's rules. Its
+// viaGopherLuar converts a table with gopher-luar's rules. Its
 // converter (lValueToReflect) is unexported, so we call it the only way
 // gopher-luar offers: through a Go function it wraps, here an identity
 // func(T) lua.LValue made once per type (an LValue result comes back

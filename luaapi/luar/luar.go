@@ -16,9 +16,10 @@
 // a table, and surface Go panics without the script's line.
 //
 // This package keeps gopher-luar for what it does well, converting Lua
-// tables (and functions) into Go values for arguments, and for its field
+// tables into Go values for arguments (after checks), and for its field
 // naming rules (luar struct tags, luar.GetConfig); every value a script
 // sees is one of our views, so no script reaches a gopher-luar metatable.
+// Lua functions passed to Go are wrapped here, not by gopher-luar.
 //
 // # What a script sees
 //
@@ -34,7 +35,8 @@
 // gopher-luar: for i, x in slice() do ... end, for k, v in map() do ... end.
 // getmetatable(view) is the string "luar".
 //
-// Views are read-only unless Writable: every assignment raises
+// Views are read-only unless Writable (whose accesses all take a lock the
+// module's VMs share: see Writable): every assignment raises
 // "<type> is read-only". gopher-luar's other writers (+ appends, ^ sets a
 // pointee, unary - closes a channel) do not exist here. Channels, complex
 // numbers, uintptr and unsafe.Pointer are never exposed: Value panics on
@@ -52,9 +54,21 @@
 // result of type error follows dialua's convention: on a non-nil error the
 // function returns nil for each other result, then the error's message.
 // Arguments convert as in gopher-luar; tables passed to Go are limited to 32
-// levels and 100,000 entries and may not hold functions or userdata; a Lua
-// function passed for a func parameter may only be called while that Go
-// call runs, on its goroutine.
+// levels and 100,000 entries and may not hold functions or userdata.
+//
+// A Lua function passed for a func parameter becomes a Go func that runs
+// it on the script's own Lua state, under the run's context: its deadline
+// and the engine's memory and CPU checks go on inside it. Go's arguments
+// reach it as read-only views (even for a Writable module); its results
+// are converted with the same checks as arguments, and may not be (or
+// hold) Lua functions, nor Lua tables or userdata as they are (a
+// lua.LValue result gets only nil, booleans, numbers and strings); nil is
+// the zero value, and a string is the error for an error result. A Lua
+// error in it unwinds through the Go code that called it, as a panic
+// (deferred calls run), and becomes the script's error (pcall catches
+// it). Go may call it only while the Go call it was passed to runs, and
+// only on that call's goroutine: otherwise it panics with a string and
+// runs nothing.
 //
 // A Go panic (in a function, a method, a String method, a PerTenant
 // function) becomes the Lua error "<script>:<line>: <name>: Go panic:
@@ -70,16 +84,20 @@
 // type's whole exported method set, not only the interface's methods. Go
 // code that ignores its ctx, or takes none and blocks, holds the run past
 // its deadline: gopher-lua checks the deadline between instructions only.
-// Error messages and panic values reach the script (the engine redacts the
-// tenant's secrets from what it logs); keep secrets out of them. A
-// parameter or result of a lua.LValue type passes the script's value (or
-// Go's) as it is: Go must not keep it past the call.
+// Methods and functions of a Writable module's value run without the
+// module's lock: Go code touching memory scripts write must take it (see
+// WithLock). Error messages and panic values reach the script (the engine
+// redacts the tenant's secrets from what it logs); keep secrets out of
+// them. A parameter of a Go function, or a result, of a lua.LValue type
+// passes the script's value (or Go's) as it is: Go must not keep it past
+// the call.
 package luar
 
 import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -92,16 +110,38 @@ type Option func(*options)
 type options struct {
 	writable bool
 	blocking bool
+	mu       *sync.RWMutex // taken by every access through a view; nil: none
 }
 
 // Writable lets scripts set struct fields (reached through pointers),
 // map entries and slice and array elements of the exposed value and of
 // everything reached from it. Off by default, for a good reason: a Value's
 // Go memory is shared by every run of every tenant, and a write lands there
-// for all later runs. Even when writable, a Lua function is never stored in
-// Go memory, a slice never grows, and a copy (a struct held by value in an
-// interface or a map) cannot be written.
+// for all later runs. Even when writable, a Lua function, table or userdata
+// is never stored in Go memory (not even in a lua.LValue field: a table is
+// converted into a new Go value, for a Go type that holds no lua.LValue), a
+// slice never grows, and a copy (a struct held by value in an interface or
+// a map) cannot be written.
+//
+// Runs of many tenants use a module at once, so every access a script makes
+// through a writable module's views (reads, writes, #, iteration, ==,
+// tostring) takes one sync.RWMutex shared by every VM of every engine the
+// module is in: a write holds it exclusively. That lock is the module's own
+// unless WithLock gives yours. The bridge never calls Go code (a method, a
+// function, String) while holding it, so your Go code that touches the
+// same memory (methods of the exposed value included) must take the same
+// lock itself: use WithLock, and do not hold it while calling a function a
+// script passed.
 func Writable() Option { return func(o *options) { o.writable = true } }
+
+// WithLock makes every access a script makes through the module's views
+// take mu (RLock to read, Lock to write), instead of the lock Writable
+// makes, so Go code can share it: take mu.Lock while your Go code writes
+// memory scripts read (a read-only module with WithLock takes mu.RLock for
+// every read too), and mu.RLock while it reads memory a Writable module's
+// scripts write. mu must not be held while calling a function a script
+// passed (its reads through views would wait for it).
+func WithLock(mu *sync.RWMutex) Option { return func(o *options) { o.mu = mu } }
 
 // Blocking says the module's Go functions block on the network (a CRM's
 // HTTP API, a database): each call is wrapped in run.Wait, so the engine
@@ -164,10 +204,16 @@ func PerTenant(name string, fn func(tenant string) (any, error), opts ...Option)
 	return tenantModule{name: name, fn: fn, opts: collect(opts)}
 }
 
+// collect applies opts. A Writable module without WithLock gets its own
+// lock, made here, once per module: every VM the module is opened in
+// shares it.
 func collect(opts []Option) options {
 	var o options
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.writable && o.mu == nil {
+		o.mu = new(sync.RWMutex)
 	}
 	return o
 }
@@ -218,11 +264,30 @@ type exposed struct {
 	// that takes one and dropped by end.
 	ctx       reflect.Value // of type context.Context
 	ctxParent context.Context
+
+	ro *exposed // the read-only twin of a writable module, for callback arguments
 }
 
 // end is the module's Instance.End: nothing of the run stays.
 func (ex *exposed) end() {
 	ex.ctx, ex.ctxParent = reflect.Value{}, nil
+	if ex.ro != nil {
+		ex.ro.end()
+	}
+}
+
+// readOnly returns ex without Writable (same name, run, Blocking and lock):
+// what Go passes to a script's function is shown read-only.
+func (ex *exposed) readOnly() *exposed {
+	if !ex.opts.writable {
+		return ex
+	}
+	if ex.ro == nil {
+		o := ex.opts
+		o.writable = false
+		ex.ro = &exposed{name: ex.name, run: ex.run, opts: o}
+	}
+	return ex.ro
 }
 
 // view is the Value of every userdata this package hands to scripts.

@@ -150,7 +150,10 @@ func (st *state) toLua(L *lua.LState, rv reflect.Value, ex *exposed) (lua.LValue
 		if rv.IsNil() {
 			return lua.LNil, nil
 		}
-		return st.funcValue(L, rv, ex), nil
+		if !rv.CanInterface() {
+			return nil, fmt.Errorf("cannot expose unexported %s", rv.Type())
+		}
+		return st.funcValue(L, detach(rv), ex), nil
 	case reflect.Pointer:
 		if rv.IsNil() {
 			return lua.LNil, nil
@@ -173,7 +176,37 @@ func (st *state) toLua(L *lua.LState, rv reflect.Value, ex *exposed) (lua.LValue
 	if !rv.CanInterface() {
 		return nil, fmt.Errorf("cannot expose unexported %s", rv.Type())
 	}
-	return &lua.LUserData{Value: &view{rv: rv, ex: ex}, Metatable: st.mt}, nil
+	return &lua.LUserData{Value: &view{rv: detach(rv), ex: ex}, Metatable: st.mt}, nil
+}
+
+// detach copies a pointer, map, slice or func read from Go memory (a field,
+// an element) out of it: the view then reads the pointee, map or backing
+// array it pointed to when read, and never the field itself again, which a
+// script may overwrite meanwhile. Every read of shared memory a view makes
+// is then one of its metamethods, under the module's lock.
+func detach(rv reflect.Value) reflect.Value {
+	if rv.CanAddr() {
+		switch rv.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func:
+			return reflect.ValueOf(rv.Interface())
+		}
+	}
+	return rv
+}
+
+// goValue returns v's value for Go, copied under the module's lock when it
+// is a struct or array in shared memory (a Go call copies it, and a
+// writable view's writes may race that copy). Other views are detached.
+func goValue(v *view) reflect.Value {
+	mu := v.ex.opts.mu
+	if mu == nil || !v.rv.CanAddr() {
+		return v.rv
+	}
+	mu.RLock()
+	defer mu.RUnlock()
+	c := reflect.New(v.rv.Type()).Elem()
+	c.Set(v.rv)
+	return c
 }
 
 // ctxValue returns the context for a Go function called during the

@@ -101,6 +101,10 @@ func (st *state) push(L *lua.LState, rv reflect.Value, ex *exposed) int {
 // views.
 func (st *state) index(L *lua.LState, v *view) int {
 	rv, key := v.rv, L.Get(2)
+	if mu := v.ex.opts.mu; mu != nil {
+		mu.RLock() // nothing below runs Lua or the embedder's Go code
+		defer mu.RUnlock()
+	}
 	switch rv.Kind() {
 	case reflect.Map:
 		if isScalar(key) {
@@ -152,6 +156,22 @@ func (st *state) field(L *lua.LState, rv reflect.Value, name string) (reflect.Va
 	return f, err == nil
 }
 
+// fieldType is the type of the exported field name of a struct (or of
+// the struct a pointer type points to), from the type alone.
+func (st *state) fieldType(L *lua.LState, t reflect.Type, name string) (reflect.Type, bool) {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil, false
+	}
+	idx, ok := st.info(L, t).fields[name]
+	if !ok {
+		return nil, false
+	}
+	return t.FieldByIndex(idx).Type, true
+}
+
 func isScalar(lv lua.LValue) bool {
 	switch lv.(type) {
 	case lua.LString, lua.LNumber, lua.LBool:
@@ -161,54 +181,87 @@ func isScalar(lv lua.LValue) bool {
 }
 
 // newIndex refuses every write unless the view is Writable. Writable views
-// set fields, map entries and elements in place; Lua functions are never
-// stored into Go memory (they would outlive the run).
+// set fields, map entries and elements in place; Lua functions, tables
+// and userdata are never stored into Go memory as they are (they would
+// outlive the run). The value is converted first (that may run gopher-luar
+// on L), then written holding the module's lock, so no other run reads or
+// writes that memory meanwhile.
 func (st *state) newIndex(L *lua.LState, v *view) int {
 	rv, key, val := v.rv, L.Get(2), L.Get(3)
 	if !v.ex.opts.writable {
 		L.RaiseError("%s is read-only", rv.Type())
 	}
-	var dst reflect.Value
+	convert := func(what string, lv lua.LValue, t reflect.Type) reflect.Value {
+		e, err := st.toKept(L, lv, t)
+		if err != nil {
+			L.RaiseError("bad %s: %s", what, err)
+		}
+		return e
+	}
 	switch rv.Kind() {
 	case reflect.Map:
-		k, err := st.toGo(L, key, rv.Type().Key(), nil)
-		if err != nil {
-			L.RaiseError("bad key: %s", err)
-		}
+		k := convert("key", key, rv.Type().Key())
 		var e reflect.Value // the zero Value deletes the entry
 		if val != lua.LNil {
-			if e, err = st.toGo(L, val, rv.Type().Elem(), nil); err != nil {
-				L.RaiseError("bad value: %s", err)
-			}
+			e = convert("value", val, rv.Type().Elem())
 		}
-		rv.SetMapIndex(k, e)
+		v.ex.locked(func() { rv.SetMapIndex(k, e) })
 		return 0
 	case reflect.Slice, reflect.Array:
+		// A view's slice is detached (its header is its own) and an
+		// array's length is its type's: no shared memory read here.
 		n, ok := key.(lua.LNumber)
-		if i := int(n); ok && lua.LNumber(i) == n && i >= 1 && i <= rv.Len() {
-			dst = rv.Index(i - 1)
-		} else {
+		i := int(n)
+		if !ok || lua.LNumber(i) != n || i < 1 || i > rv.Len() {
 			L.RaiseError("index %s out of range", key)
 		}
-	default:
-		f, ok := st.field(L, rv, lua.LVAsString(key))
-		if !ok {
-			L.RaiseError("%s has no field %s", rv.Type(), key)
+		if !rv.Index(i - 1).CanSet() {
+			L.RaiseError("cannot set %s in a copy of %s", key, rv.Type())
 		}
-		dst = f
+		e := convert("value", val, rv.Type().Elem())
+		v.ex.locked(func() { rv.Index(i - 1).Set(e) })
+		return 0
 	}
-	if !dst.CanSet() {
-		L.RaiseError("cannot set %s in a copy of %s", key, rv.Type())
+	name := lua.LVAsString(key)
+	ft, ok := st.fieldType(L, rv.Type(), name)
+	if !ok {
+		L.RaiseError("%s has no field %s", rv.Type(), key)
 	}
-	e, err := st.toGo(L, val, dst.Type(), nil)
-	if err != nil {
-		L.RaiseError("bad value: %s", err)
+	e := convert("value", val, ft)
+	var msg string
+	v.ex.locked(func() {
+		// Found again under the lock: the way to it may cross embedded
+		// pointers, which are fields a script can set.
+		dst, ok := st.field(L, rv, name)
+		switch {
+		case !ok:
+			msg = fmt.Sprintf("%s has no field %s", rv.Type(), key)
+		case !dst.CanSet():
+			msg = fmt.Sprintf("cannot set %s in a copy of %s", key, rv.Type())
+		default:
+			dst.Set(e)
+		}
+	})
+	if msg != "" {
+		L.RaiseError("%s", msg)
 	}
-	dst.Set(e)
 	return 0
 }
 
+// locked runs f holding the module's lock exclusively (f must not raise).
+func (ex *exposed) locked(f func()) {
+	if mu := ex.opts.mu; mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	f()
+}
+
 func viewLen(L *lua.LState, v *view) int {
+	if mu := v.ex.opts.mu; mu != nil {
+		mu.RLock()
+		defer mu.RUnlock()
+	}
 	switch v.rv.Kind() {
 	case reflect.Map, reflect.Slice, reflect.Array:
 		L.Push(lua.LNumber(v.rv.Len()))
@@ -228,6 +281,10 @@ func (st *state) iterate(L *lua.LState, v *view) int {
 		i := 0
 		next = func(L *lua.LState) int {
 			defer guard(L, "iterator", ex)
+			if mu := ex.opts.mu; mu != nil {
+				mu.RLock()
+				defer mu.RUnlock()
+			}
 			if i >= rv.Len() {
 				return 0
 			}
@@ -239,6 +296,10 @@ func (st *state) iterate(L *lua.LState, v *view) int {
 		it := rv.MapRange()
 		next = func(L *lua.LState) int {
 			defer guard(L, "iterator", ex)
+			if mu := ex.opts.mu; mu != nil {
+				mu.RLock() // between steps, other runs may write the map
+				defer mu.RUnlock()
+			}
 			if !it.Next() {
 				return 0
 			}
@@ -251,8 +312,10 @@ func (st *state) iterate(L *lua.LState, v *view) int {
 	return 1
 }
 
+// viewString calls String on a snapshot, not holding the module's lock: a
+// String method is the embedder's code (it may take the lock itself).
 func viewString(L *lua.LState, v *view) int {
-	if s, ok := v.rv.Interface().(fmt.Stringer); ok {
+	if s, ok := goValue(v).Interface().(fmt.Stringer); ok {
 		L.Push(lua.LString(s.String())) // guarded: String may panic
 	} else {
 		L.Push(lua.LString(v.rv.Type().String()))
@@ -271,8 +334,9 @@ func viewEq(L *lua.LState, a *view) int {
 			eq = a.rv.Pointer() == b.rv.Pointer()
 		case reflect.Slice:
 			eq = a.rv.Pointer() == b.rv.Pointer() && a.rv.Len() == b.rv.Len()
-		default:
-			eq = a.rv.Comparable() && a.rv.Equal(b.rv)
+		default: // structs and arrays, each copied under its lock
+			x, y := goValue(a), goValue(b)
+			eq = x.Comparable() && x.Equal(y)
 		}
 	}
 	L.Push(lua.LBool(eq))
