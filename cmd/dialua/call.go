@@ -28,15 +28,13 @@ func callCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&caller.CallID, "call-id", "", "CallID to send (default: random)")
 	fs.StringVar(&caller.CallAPIID, "call-api-id", "", "CallAPIID to send")
 	asJSON := fs.Bool("json", false, "print the transcript as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [flags]")
-		fs.PrintDefaults()
+	const usage = "usage: dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [flags]\n\nWalks one simulated call through the IVR and prints its transcript.\n"
+	pos, code, done := parseArgs(fs, "call", args, usage, stdout, stderr)
+	if done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *ivrFile == "" || fs.NArg() > 0 {
-		fs.Usage()
+	if *ivrFile == "" || len(pos) > 0 {
+		fmt.Fprint(stderr, "dialua call: --ivr FILE is required, and nothing else\n\n"+usage+flagDefaults(fs))
 		return 2
 	}
 	def, err := ivr.Load(*ivrFile)

@@ -12,19 +12,18 @@ import (
 
 func check(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: dialua check [DIR]\n\nCompiles every .lua file under DIR (default ./scripts) and prints each error as file:line: message;\nalso checks DIR/tenants.yaml when there is one.\nExit status 1 if any file fails, 2 on bad usage.")
+	const usage = "usage: dialua check [DIR]\n\nCompiles every .lua file under DIR (default ./scripts) and prints each error as file:line: message;\nalso checks DIR/tenants.yaml when there is one.\nExit status 1 if any file fails, 2 on bad usage.\n"
+	pos, code, done := parseArgs(fs, "check", args, usage, os.Stdout, os.Stderr)
+	if done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 1 {
-		fs.Usage()
+	if len(pos) > 1 {
+		fmt.Fprint(os.Stderr, "dialua check: give one folder\n\n"+usage)
 		return 2
 	}
 	dir := "scripts"
-	if fs.NArg() == 1 {
-		dir = fs.Arg(0)
+	if len(pos) == 1 {
+		dir = pos[0]
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		fmt.Fprintf(os.Stderr, "dialua check: %s is not a folder\n", dir)

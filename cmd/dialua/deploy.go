@@ -164,12 +164,7 @@ func usageErr(stderr io.Writer, cmd, msg, usage string) int {
 }
 
 func flagUsage(fs *flag.FlagSet, w io.Writer, text string) string {
-	var b strings.Builder
-	b.WriteString(text)
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	fs.SetOutput(w)
-	return b.String()
+	return text + flagDefaults(fs)
 }
 
 const deployUsage = `usage: dialua deploy DIR --tenant T --admin URL [--token TOKEN] [--message M] [--canary PCT] [--no-activate]

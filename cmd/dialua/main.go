@@ -32,13 +32,21 @@ Usage:
                          list the tenant's releases, the active one marked
   dialua rollback --tenant T [--to ID] --admin URL
                          activate an earlier release (default: the one before the active)
-  dialua version         print the version
+  dialua version         print the version and the VCS revision (also --version)
+  dialua help COMMAND    a command's usage and flags (also dialua COMMAND --help)
 
-Run "dialua COMMAND -h" for a command's flags. The release commands take the
+Run "dialua COMMAND -h" for a command's flags; flags may come before or after
+the other arguments. The release commands take the
 token from DIALUA_TOKEN (or --token) and the admin URL from DIALUA_ADMIN_URL.
 `
 
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version from the build information is printed.
 var version = "dev"
+
+// commands are the names run dispatches, for "dialua help CMD".
+var commands = map[string]bool{"serve": true, "check": true, "call": true, "test": true,
+	"deploy": true, "releases": true, "rollback": true}
 
 func main() {
 	// The sandbox's array limit lives in a gopher-lua package variable: the
@@ -67,10 +75,17 @@ func run(args []string) int {
 		return releasesCmd(args[1:], os.Stdout, os.Stderr)
 	case "rollback":
 		return rollbackCmd(args[1:], os.Stdout, os.Stderr)
-	case "version":
-		fmt.Println("dialua", version)
+	case "version", "--version", "-version":
+		fmt.Println(versionString())
 		return 0
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[1] != "help" {
+			if _, known := commands[args[1]]; known {
+				return run([]string{args[1], "--help"})
+			}
+			fmt.Fprintf(os.Stderr, "dialua help: unknown command %q\n\n%s", args[1], usage)
+			return 2
+		}
 		fmt.Print(usage)
 		return 0
 	}

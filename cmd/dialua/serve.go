@@ -62,11 +62,13 @@ func serve(args []string) int {
 	adminAddr := fs.String("admin", "", "address of the admin API (releases; docs/admin.md), e.g. 127.0.0.1:9090; off when empty")
 	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin API's operator token (default: DIALUA_ADMIN_TOKEN)")
 	data := fs.String("data", "./data", "data directory: the release store, created on first use with --admin, opened without it only when it holds one")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	const usage = "usage: dialua serve [flags]\n\nServes the scripts folder (one folder per tenant) to IVRs over HTTP.\n"
+	pos, code, over := parseArgs(fs, "serve", args, usage, os.Stdout, os.Stderr)
+	if over {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", pos[0])
 		return 2
 	}
 	if *adminTokenFile != "" && *adminAddr == "" {

@@ -16,14 +16,11 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	base, scripts := serverFlags(fs)
 	verbose := fs.Bool("v", false, "print the transcript of every scenario, not only of failures")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dialua test [--url BASE] [--scripts DIR] [-v] [PATH...]\n\nRuns every *.test.yaml file under the PATHs (default ./examples).")
-		fs.PrintDefaults()
+	const usage = "usage: dialua test [--url BASE] [--scripts DIR] [-v] [PATH...]\n\nRuns every *.test.yaml file under the PATHs (default ./examples).\n"
+	paths, code, done := parseArgs(fs, "test", args, usage, stdout, stderr)
+	if done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	paths := fs.Args()
 	if len(paths) == 0 {
 		paths = []string{"examples"}
 	}
