@@ -59,9 +59,12 @@ func serve(args []string) int {
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for requests in flight")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	accessLog := fs.String("access-log", "all", "access log: all (a line per request, failures at warn and error), errors (4xx and 5xx only) or off")
+	accessSample := fs.Int("access-log-sample", 1, "log one in N successful requests (failures are always logged)")
 	adminAddr := fs.String("admin", "", "address of the admin API (releases; docs/admin.md), e.g. 127.0.0.1:9090; off when empty")
 	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin API's operator token (default: DIALUA_ADMIN_TOKEN)")
 	data := fs.String("data", "./data", "data directory: the release store, created on first use with --admin, opened without it only when it holds one")
+	releaseStore := fs.String("release-store", "disk", "where releases live: disk (under --data), or a redis://HOST:PORT/DB URL shared by several nodes")
 	const usage = "usage: dialua serve [flags]\n\nServes the scripts folder (one folder per tenant) to IVRs over HTTP.\n"
 	pos, code, over := parseArgs(fs, "serve", args, usage, os.Stdout, os.Stderr)
 	if over {
@@ -69,6 +72,15 @@ func serve(args []string) int {
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", pos[0])
+		return 2
+	}
+	accessMode, ok := map[string]server.AccessLog{"all": server.AccessAll, "errors": server.AccessErrors, "off": server.AccessOff}[*accessLog]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "dialua serve: --access-log is all, errors or off, not %q\n", *accessLog)
+		return 2
+	}
+	if *accessSample < 1 {
+		fmt.Fprintln(os.Stderr, "dialua serve: --access-log-sample is 1 or more (1 logs every request)")
 		return 2
 	}
 	if *adminTokenFile != "" && *adminAddr == "" {
@@ -136,8 +148,8 @@ func serve(args []string) int {
 		source   loader.Source
 		picker   engine.Releases
 	)
-	if wantReleases(*adminAddr, *data) {
-		st, err := openReleases(*data, log)
+	if wantReleases(*adminAddr, *data, *releaseStore) {
+		st, err := openReleases(*data, *releaseStore, log)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 			return 1
@@ -188,6 +200,7 @@ func serve(args []string) int {
 		Engine: eng, Logger: log, Auth: auth.New(reg, auth.Options{}),
 		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
 		MaxBodyBytes: *maxBody, MaxHeaderBytes: *maxHeader,
+		AccessLog: accessMode, AccessSample: *accessSample,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

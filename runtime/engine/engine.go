@@ -244,6 +244,7 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 		if release, err = e.opts.Releases.Pick(ctx, req); err != nil {
 			return dst, err
 		}
+		req.Release = release
 	}
 	sc, err := e.scripts.Get(loader.Name{Tenant: req.Tenant, Release: release, Script: req.Script})
 	if err != nil {

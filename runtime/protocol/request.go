@@ -35,6 +35,11 @@ type Request struct {
 	// then the form body. When a name repeats, the later value wins, so a body
 	// parameter overrides a query parameter of the same name.
 	Params []Param
+
+	// Release is set by the engine when it runs the request: the tenant's
+	// release that served it ("" for the scripts folder), for the access
+	// log.
+	Release string
 }
 
 // Get returns the value of the named parameter (the last one when repeated)

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -28,6 +29,15 @@ import (
 type Authenticator interface {
 	Check(r *auth.Request) error
 }
+
+// AccessLog says which requests the access log records.
+type AccessLog int
+
+const (
+	AccessAll    AccessLog = iota // every request (the default)
+	AccessErrors                  // answers of 400 and above only
+	AccessOff                     // none
+)
 
 // Runner is what the server needs of the engine: one method, so that the
 // server knows nothing else of it (an *engine.Engine is one).
@@ -51,6 +61,14 @@ type Config struct {
 	IdleTimeout    time.Duration // keep-alive idle; default 60s
 	MaxBodyBytes   int           // request body; default 64 KiB
 	MaxHeaderBytes int           // request line and headers; default 8 KiB
+
+	// AccessLog and AccessSample choose the access log's lines: one per
+	// request, message "request", at Info for answers under 400, Warn for
+	// 4xx, Error for 5xx (so a log level of warn keeps only failures).
+	// With AccessSample N > 1, one in N answers under 400 is logged;
+	// failures always are.
+	AccessLog    AccessLog
+	AccessSample int
 }
 
 // Defaults of Config.
@@ -69,6 +87,8 @@ type Server struct {
 	eng  Runner
 	log  *slog.Logger
 	bufs sync.Pool
+
+	sampled atomic.Uint64 // answers under 400 seen, for AccessSample
 }
 
 // New builds a server; call Serve to start it.
@@ -142,6 +162,12 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("ok\n")
 		return
 	}
+	ex := s.bufs.Get().(*exchange)
+	defer s.bufs.Put(ex)
+	ex.req = protocol.Request{}
+	if s.cfg.AccessLog != AccessOff {
+		defer s.access(ctx, ex, time.Now())
+	}
 	var post bool
 	switch string(ctx.Method()) {
 	case fasthttp.MethodGet:
@@ -156,9 +182,8 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		reply(ctx, fasthttp.StatusUnsupportedMediaType, protocol.Empty)
 		return
 	}
-	ex := s.bufs.Get().(*exchange)
-	defer s.bufs.Put(ex)
 	if !ex.fill(ctx, raw, post) {
+		ex.req = protocol.Request{} // not a script path: the log shows the path as sent
 		reply(ctx, fasthttp.StatusBadRequest, protocol.Empty)
 		return
 	}
@@ -173,6 +198,45 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.Response.Header.SetContentType(protocol.ContentType)
 	ctx.SetBody(out)
+}
+
+// access writes the request's access-log line.
+func (s *Server) access(ctx *fasthttp.RequestCtx, ex *exchange, start time.Time) {
+	status := ctx.Response.StatusCode()
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelWarn
+	case s.cfg.AccessLog == AccessErrors:
+		return
+	case s.cfg.AccessSample > 1 && s.sampled.Add(1)%uint64(s.cfg.AccessSample) != 0:
+		return
+	}
+	if !s.log.Enabled(context.Background(), level) {
+		return
+	}
+	req := &ex.req
+	tenant, script := req.Tenant, req.Script
+	if tenant == "" {
+		// Refused before the path was read (a bad path, method or body):
+		// the path as sent, bounded.
+		script = clip(string(ctx.URI().PathOriginal()), maxLoggedPath)
+	}
+	remote := ""
+	if a := ctx.RemoteAddr(); a != nil {
+		remote = a.String()
+	}
+	s.log.LogAttrs(context.Background(), level, "request",
+		slog.String("tenant", tenant), slog.String("script", script),
+		slog.String("method", string(ctx.Method())), slog.Int("status", status),
+		slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Int("bytes", len(ctx.Response.Body())),
+		slog.String("call_id", clip(req.Value(protocol.ParamCallID), maxLoggedCallID)),
+		slog.String("event", string(req.Event())),
+		slog.String("remote", remote),
+		slog.String("release", req.Release))
 }
 
 // formBody reports whether a POST body can be read as a form: it must say
