@@ -105,6 +105,7 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 2
 	}
+	useRedisLog(log)
 	if fi, err := os.Stat(*scripts); err != nil || !fi.IsDir() {
 		fmt.Fprintf(os.Stderr, "dialua serve: scripts folder %s not found\n", *scripts)
 		return 2
