@@ -224,8 +224,15 @@ func serve(args []string) int {
 		}
 		adminHTTP = adm.HTTPServer()
 	}
-	log.Info("dialua serving", "listen", ln.Addr().String(), "scripts", *scripts, "timeout", timeout.String(),
-		"sessions", sessionsName(*sessionStore), "dev", *dev, "releases", releases != nil)
+	tenantsFile := *tenants
+	if tenantsFile == "" {
+		tenantsFile = filepath.Join(*scripts, "tenants.yaml")
+	}
+	log.Info("dialua serving", "listen", ln.Addr().String(), "scripts", *scripts, "tenants_file", tenantsFile,
+		"timeout", timeout.String(), "vms", eng.VMs(), "tenant_vms", eng.TenantVMs(),
+		"max_run_memory", *maxRunMemory, "max_memory", *maxMemory, "max_response", *maxResponse, "max_string", *maxString,
+		"sessions", sessionsName(*sessionStore), "dev", *dev, "releases", releases != nil,
+		"access_log", *accessLog, "version", versionString())
 	if adminLn != nil {
 		log.Info("admin API listening", "admin", adminLn.Addr().String(), "data", *data, "operator_token", cmp.Or(opFrom, "none"))
 		if !opToken.Set() {

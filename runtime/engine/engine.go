@@ -215,6 +215,13 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// VMs is how many VMs may exist at once (Options.VMs after defaults).
+func (e *Engine) VMs() int { return e.opts.VMs }
+
+// TenantVMs is one tenant's default share of them (Options.TenantVMs after
+// defaults).
+func (e *Engine) TenantVMs() int { return e.opts.TenantVMs }
+
 func (e *Engine) closeSource() {
 	if e.ownSrc {
 		e.src.Close()
