@@ -224,10 +224,6 @@ func serve(args []string) int {
 		}
 		adminHTTP = adm.HTTPServer()
 	}
-	tenantsFile := *tenants
-	if tenantsFile == "" {
-		tenantsFile = filepath.Join(*scripts, "tenants.yaml")
-	}
 	log.Info("dialua serving", "listen", ln.Addr().String(), "scripts", *scripts, "tenants_file", tenantsFile,
 		"timeout", timeout.String(), "vms", eng.VMs(), "tenant_vms", eng.TenantVMs(),
 		"max_run_memory", *maxRunMemory, "max_memory", *maxMemory, "max_response", *maxResponse, "max_string", *maxString,
