@@ -11,7 +11,8 @@
 # Usage: bash benchmarks/compare.sh
 # Settings (environment): DURATION (10s), CONNECTIONS (64), THREADS (2),
 #   ROUNDS (3), WORKERS (nginx worker processes; default: the CPU count, the
-#   same cores dialua's Go scheduler uses), DIALUA_PORT (18091), NGINX_PORT (18092).
+#   same cores dialua's Go scheduler uses), DIALUA_PORT (18091), NGINX_PORT (18092),
+#   DIALUA_FLAGS (extra flags for dialua serve, e.g. "--gc-percent 400").
 # Needs: go, wrk, curl, nginx and libnginx-mod-http-lua (Debian:
 #   apt-get install wrk nginx-light libnginx-mod-http-lua).
 set -euo pipefail
@@ -45,7 +46,7 @@ dialua_url="http://127.0.0.1:$DIALUA_PORT/demo/support?$query"
 nginx_url="http://127.0.0.1:$NGINX_PORT/demo/support?$query"
 
 (cd "$root" && go build -o "$tmp/dialua" ./cmd/dialua)
-(cd "$root" && "$tmp/dialua" serve --listen "127.0.0.1:$DIALUA_PORT" --scripts ./scripts --log-level warn) &
+(cd "$root" && "$tmp/dialua" serve --listen "127.0.0.1:$DIALUA_PORT" --scripts ./scripts --log-level warn ${DIALUA_FLAGS:-}) &
 pids+=($!)
 sed -e "s|@ROOT@|$root|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@TMP@|$tmp|g" \
   "$root/benchmarks/openresty/nginx.conf.tmpl" > "$tmp/nginx.conf"
