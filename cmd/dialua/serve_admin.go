@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dialua/dialua/runtime/admin"
 	"github.com/dialua/dialua/runtime/deploy"
@@ -40,24 +41,42 @@ func operatorToken(file string) (admin.Token, string, error) {
 	return t, "DIALUA_ADMIN_TOKEN", nil
 }
 
-// wantReleases says whether serve opens the release store under data:
-// always with --admin (creating it on first use), else only when a
-// previous run left one (<data>/releases), so that releases deployed
-// earlier keep serving; with neither, serve is the folder server it was.
-func wantReleases(adminAddr, data string) bool {
-	if adminAddr != "" {
+// wantReleases says whether serve opens the release store: always with
+// --admin (creating it on first use) or a Redis --release-store (shared by
+// the nodes, whichever runs the admin API), else only when a previous run
+// left one in data (<data>/releases), so that releases deployed earlier
+// keep serving; with none of these, serve is the folder server it was.
+func wantReleases(adminAddr, data, store string) bool {
+	if adminAddr != "" || isRedisURL(store) {
 		return true
 	}
 	fi, err := os.Stat(filepath.Join(data, "releases"))
 	return err == nil && fi.IsDir()
 }
 
-func openReleases(data string, log *slog.Logger) (*deploy.Disk, error) {
-	st, err := deploy.OpenDisk(data, log)
-	if err != nil {
-		return nil, fmt.Errorf("--data %s: %w", data, err)
+func isRedisURL(s string) bool {
+	return strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://")
+}
+
+// openReleases opens --release-store: "disk" (or "") under data, or a
+// redis:// URL (deploy.OpenRedis: Redis must answer at start).
+func openReleases(data, store string, log *slog.Logger) (deploy.Store, error) {
+	switch {
+	case store == "" || store == "disk":
+		st, err := deploy.OpenDisk(data, log)
+		if err != nil {
+			return nil, fmt.Errorf("--data %s: %w", data, err)
+		}
+		return st, nil
+	case isRedisURL(store):
+		st, err := deploy.OpenRedis(store, deploy.RedisOptions{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("--release-store %s: %w", sessionsName(store), err)
+		}
+		log.Info("release store: Redis", "release_store", sessionsName(store))
+		return st, nil
 	}
-	return st, nil
+	return nil, fmt.Errorf("--release-store %q: use disk or a redis://HOST:PORT/DB URL", sessionsName(store))
 }
 
 // warnAdminAddr warns when the admin API listens beyond loopback: it

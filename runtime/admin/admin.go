@@ -373,7 +373,7 @@ func (s *Server) failErr(x *exchange, err error) {
 		s.fail(x, http.StatusNotFound, err.Error()+"; GET /v1/tenants/"+x.tenant+"/releases lists the releases", nil)
 	case errors.Is(err, deploy.ErrConflict):
 		s.fail(x, http.StatusConflict, err.Error(), nil)
-	case errors.Is(err, deploy.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, deploy.ErrClosed), errors.Is(err, deploy.ErrUnreachable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		s.fail(x, http.StatusServiceUnavailable, err.Error()+"; try again", nil)
 	default:
 		s.log.Error("admin: release store error", "tenant", x.tenant, "err", err)
