@@ -30,7 +30,10 @@ type Registry struct {
 
 type snapshot struct {
 	file    *File
-	configs sync.Map // tenant name -> *Config, filled on first use
+	configs sync.Map // tenant name -> *Config for tenants the file names, filled on first use
+
+	defaultsOnce sync.Once
+	defaults     *Config // what every other tenant gets
 	stamp   filestamp.Stamp
 }
 
@@ -77,6 +80,13 @@ func (r *Registry) Get(name string) *Config {
 		r.reload()
 	}
 	s := r.cur.Load()
+	if _, listed := s.file.Tenants[name]; !listed {
+		// Every tenant the file does not name has the defaults: one shared
+		// value, so that requests for made-up tenant names (which anyone
+		// can send) cost the registry nothing.
+		s.defaultsOnce.Do(func() { s.defaults = s.file.For(name) })
+		return s.defaults
+	}
 	if c, ok := s.configs.Load(name); ok {
 		return c.(*Config)
 	}
