@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,7 +110,20 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	draining atomic.Bool
+
+	// Uploads in progress: a release is read into memory (up to its
+	// limit) and compiled whole, which costs CPU every tenant's calls
+	// need, so at most maxUploads run at once, one per tenant.
+	uploads   chan struct{}
+	uploading sync.Map // tenant -> struct{}
 }
+
+// maxUploads is how many uploads may be read and checked at once.
+const maxUploads = 2
+
+// uploadTimeout bounds reading and checking one upload; a release that
+// takes longer to compile is refused.
+const uploadTimeout = 60 * time.Second
 
 // New builds the admin API.
 func New(cfg Config) (*Server, error) {
@@ -125,7 +139,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Limits.MaxTotalBytes <= 0 {
 		cfg.Limits.MaxTotalBytes = deploy.DefaultMaxTotalBytes
 	}
-	return &Server{cfg: cfg, log: cfg.Logger}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, maxUploads)}, nil
 }
 
 // Drain makes /readyz answer 503 from now on (the process is shutting
@@ -376,8 +390,10 @@ func (s *Server) failErr(x *exchange, err error) {
 	case errors.Is(err, deploy.ErrClosed), errors.Is(err, deploy.ErrUnreachable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		s.fail(x, http.StatusServiceUnavailable, err.Error()+"; try again", nil)
 	default:
+		// The detail (paths under the data folder) is the operator's: it
+		// goes to the log, not to a tenant token's holder.
 		s.log.Error("admin: release store error", "tenant", x.tenant, "err", err)
-		s.fail(x, http.StatusInternalServerError, "release store error: "+err.Error(), nil)
+		s.fail(x, http.StatusInternalServerError, "release store error (the server's log has the detail)", nil)
 	}
 }
 

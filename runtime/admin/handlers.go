@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,10 +115,28 @@ func (s *Server) upload(x *exchange) {
 		s.fail(x, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is %d bytes; a release may be at most %d bytes", x.r.ContentLength, max), nil)
 		return
 	}
+	if _, busy := s.uploading.LoadOrStore(x.tenant, struct{}{}); busy {
+		s.fail(x, http.StatusTooManyRequests, "an upload for tenant "+x.tenant+" is in progress: wait for it to finish", nil)
+		return
+	}
+	defer s.uploading.Delete(x.tenant)
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		s.fail(x, http.StatusTooManyRequests, fmt.Sprintf("%d uploads are in progress: try again shortly", maxUploads), nil)
+		return
+	}
+	uctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	defer cancel()
 	body := &countingBody{r: x.r.Body, max: max}
-	rel, err := deploy.Upload(ctx, s.cfg.Store, x.tenant, body, s.cfg.Limits, msg)
+	rel, err := deploy.Upload(uctx, s.cfg.Store, x.tenant, body, s.cfg.Limits, msg)
 	if body.over {
 		s.fail(x, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes; a release may be at most %d bytes", max, max), nil)
+		return
+	}
+	if err != nil && uctx.Err() != nil && ctx.Err() == nil {
+		s.fail(x, http.StatusUnprocessableEntity, fmt.Sprintf("reading and checking the release took over %v: it is too costly to compile; split it or simplify its largest files", uploadTimeout), nil)
 		return
 	}
 	if err != nil {

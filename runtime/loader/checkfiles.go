@@ -16,8 +16,9 @@ import (
 // "lib/util.lua", to its bytes) as the loader would compile them, and
 // returns one error per file that does not compile or is too large, in path
 // order, located as tenant/path.lua:LINE like the server's own compile
-// errors. Files compile in parallel (GOMAXPROCS at once); a ctx that ends
-// first stops the check and its error is returned.
+// errors. Files compile on half the CPUs at most (at least one), so that a
+// large release being checked leaves the other half to the calls being
+// served; a ctx that ends first stops the check and its error is returned.
 func CheckFiles(ctx context.Context, tenant string, files map[string][]byte) ([]*ScriptError, error) {
 	paths := make([]string, 0, len(files))
 	for p := range files {
@@ -27,7 +28,7 @@ func CheckFiles(ctx context.Context, tenant string, files map[string][]byte) ([]
 	errs := make([]*ScriptError, len(paths))
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(paths), 1)) {
+	for range min(max(runtime.GOMAXPROCS(0)/2, 1), max(len(paths), 1)) {
 		wg.Go(func() {
 			for i := range work {
 				chunk := tenant + "/" + paths[i]

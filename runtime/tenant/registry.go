@@ -34,7 +34,7 @@ type snapshot struct {
 
 	defaultsOnce sync.Once
 	defaults     *Config // what every other tenant gets
-	stamp   filestamp.Stamp
+	stamp        filestamp.Stamp
 }
 
 // NewRegistry reads the file at path; a missing file means defaults for

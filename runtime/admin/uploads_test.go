@@ -1,0 +1,46 @@
+package admin_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// One upload per tenant at a time: a second one while the first is still
+// being read is refused with 429 and a message, and the tenant can upload
+// again once the first is over.
+func TestOneUploadPerTenantAtATime(t *testing.T) {
+	e := newEnv(t, envOptions{operator: operatorToken})
+	pr, pw := io.Pipe()
+	first := make(chan answer, 1)
+	go func() { first <- e.call("POST", "/v1/tenants/acme/releases", operatorToken, pr) }()
+	b := bundle(t, release("v1"))
+	if _, err := pw.Write(b[:10]); err != nil { // the first is now being read
+		t.Fatal(err)
+	}
+	var second answer
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		second = e.call("POST", "/v1/tenants/acme/releases", operatorToken, bytes.NewReader(b))
+		if second.status == http.StatusTooManyRequests || time.Now().After(end) {
+			break
+		}
+	}
+	if second.status != http.StatusTooManyRequests || !strings.Contains(string(second.body), "in progress") {
+		t.Fatalf("second upload while the first runs: %d %s", second.status, second.body)
+	}
+	// Another tenant is not held up by acme's upload.
+	if a := e.call("POST", "/v1/tenants/beta/releases", operatorToken, bytes.NewReader(b)); a.status != http.StatusCreated {
+		t.Errorf("beta's upload meanwhile: %d %s", a.status, a.body)
+	}
+	pw.Write(b[10:])
+	pw.Close()
+	if a := <-first; a.status != http.StatusCreated {
+		t.Fatalf("first upload: %d %s", a.status, a.body)
+	}
+	if a := e.call("POST", "/v1/tenants/acme/releases", operatorToken, bytes.NewReader(b)); a.status != http.StatusCreated {
+		t.Errorf("upload after the first: %d %s", a.status, a.body)
+	}
+}
