@@ -6,7 +6,7 @@
 //
 // What an admin API or CLI calls:
 //
-//	st, err := deploy.OpenDisk(dataDir, log)              // the Store (embedded; a Redis one may follow)
+//	st, err := deploy.OpenDisk(dataDir, log)              // the Store (embedded; deploy.OpenRedis for many nodes)
 //	rel, err := deploy.Upload(ctx, st, tenant, body, deploy.Limits{}, msg)
 //	                                                      // *BundleError (hostile or malformed tar.gz),
 //	                                                      // *CheckError (every tenant/file.lua:LINE: message)

@@ -200,15 +200,15 @@ func CanaryShare(tenant, callID string, percent int) bool {
 // A pin that cannot be read or written (Redis down) is logged and the
 // request gets what a new call would: the call stays on one release unless
 // the live release changes meanwhile. Pick never fails a request.
-func (p *Picker) Pick(ctx context.Context, req *protocol.Request) (string, error) {
+func (p *Picker) Pick(ctx context.Context, req *protocol.Request) (string, func(), error) {
 	v, ok := p.states.Load(req.Tenant)
 	if !ok {
-		return "", nil
+		return "", nil, nil
 	}
 	st := v.(*pickState)
 	callID := req.Value(protocol.ParamCallID)
 	if callID == "" {
-		return st.active, nil
+		return st.active, nil, nil
 	}
 	fresh := st.active
 	if st.canary != "" && CanaryShare(req.Tenant, callID, st.percent) {
@@ -221,7 +221,7 @@ func (p *Picker) Pick(ctx context.Context, req *protocol.Request) (string, error
 	raw, found, err := p.sessions.Get(pctx, key, pinField)
 	if err != nil {
 		p.log.Warn("releases: cannot read a call's release pin; the call gets the release a new call would", "tenant", req.Tenant, "err", err)
-		return fresh, nil
+		return fresh, nil, nil
 	}
 	now := time.Now()
 	id, stamp := decodePin(raw)
@@ -231,16 +231,23 @@ func (p *Picker) Pick(ctx context.Context, req *protocol.Request) (string, error
 		} else if now.Sub(stamp) > p.ttl/4 {
 			p.pin(pctx, key, req.Tenant, id, now) // renewed, as a session is by its writes
 		}
-		return id, nil
+		return id, nil, nil
 	}
 	if hangup {
 		if found {
 			p.unpin(pctx, key, req.Tenant)
 		}
-		return fresh, nil
+		return fresh, nil, nil
 	}
-	p.pin(pctx, key, req.Tenant, fresh, now)
-	return fresh, nil
+	// A new call is pinned only once the engine has found its script and
+	// admitted the run: a request for a script that does not exist, which
+	// anyone can send, writes nothing.
+	commit := func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
+		defer cancel()
+		p.pin(cctx, key, req.Tenant, fresh, now)
+	}
+	return fresh, commit, nil
 }
 
 func (p *Picker) pin(ctx context.Context, key session.Key, tenant, id string, now time.Time) {

@@ -58,8 +58,8 @@ var (
 )
 
 // Store keeps releases per tenant and which of them serve. Disk is the
-// embedded implementation; a Redis one is meant to follow with the same
-// contract. Every method is safe for concurrent use.
+// embedded implementation, Redis (OpenRedis) the one several nodes share;
+// both keep the same contract. Every method is safe for concurrent use.
 type Store interface {
 	// Create stores files as the tenant's next release (its version one
 	// more than the last) and returns it; it does not activate it. The

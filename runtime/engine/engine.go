@@ -130,9 +130,11 @@ func (o Options) withDefaults() Options {
 // Releases picks which of a tenant's releases serves a request: the one a
 // call was pinned to, a canary's share of new calls, or the live one. It is
 // called once per request, before the script is loaded, so a request sees
-// one release whole.
+// one release whole. commit, when not nil, is called once the script was
+// found and the run admitted (a new call's pin is written then, so that
+// requests for scripts that do not exist cost the pin store nothing).
 type Releases interface {
-	Pick(ctx context.Context, req *protocol.Request) (release string, err error)
+	Pick(ctx context.Context, req *protocol.Request) (release string, commit func(), err error)
 }
 
 // Engine runs scripts. It is safe for concurrent use.
@@ -246,9 +248,10 @@ func (e *Engine) Close() {
 // compile, raised an error or ran past its deadline.
 func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]byte, error) {
 	release := ""
+	var commit func()
 	if e.opts.Releases != nil {
 		var err error
-		if release, err = e.opts.Releases.Pick(ctx, req); err != nil {
+		if release, commit, err = e.opts.Releases.Pick(ctx, req); err != nil {
 			return dst, err
 		}
 		req.Release = release
@@ -272,6 +275,9 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	sh, err := e.sched.admit(req.Tenant, cfg.Weight, limit, queueing, deadline, ctx.Done())
 	if err != nil {
 		return dst, err
+	}
+	if commit != nil {
+		commit()
 	}
 	v, built := e.pool.get()
 	// The tenant is charged for its run's last CPU time, for the server's
