@@ -385,6 +385,8 @@ func (s *Server) failErr(x *exchange, err error) {
 		s.fail(x, http.StatusNotFound, err.Error()+"; upload a release first (POST /v1/tenants/"+x.tenant+"/releases)", nil)
 	case errors.Is(err, deploy.ErrNoRelease), errors.Is(err, deploy.ErrNoFile):
 		s.fail(x, http.StatusNotFound, err.Error()+"; GET /v1/tenants/"+x.tenant+"/releases lists the releases", nil)
+	case errors.Is(err, deploy.ErrTenantFull):
+		s.fail(x, http.StatusInsufficientStorage, err.Error(), nil)
 	case errors.Is(err, deploy.ErrConflict):
 		s.fail(x, http.StatusConflict, err.Error(), nil)
 	case errors.Is(err, deploy.ErrClosed), errors.Is(err, deploy.ErrUnreachable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

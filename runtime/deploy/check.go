@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -65,10 +67,49 @@ func Check(ctx context.Context, tenant string, files Files) error {
 // tenant's next release (not activated). A *CheckError leaves the store
 // untouched.
 func Publish(ctx context.Context, st Store, tenant string, files Files, message string) (Release, error) {
+	if err := keepWithin(ctx, st, tenant, files); err != nil {
+		return Release{}, err
+	}
 	if err := Check(ctx, tenant, files); err != nil {
 		return Release{}, err
 	}
 	return st.Create(ctx, tenant, files, message)
+}
+
+// What one tenant's releases may hold in the store, all releases together:
+// a tenant with its own deploy token must not fill the store's disk (or
+// Redis) for everyone. Releases are immutable and every one can be rolled
+// back to, so the store never prunes them itself; past a bound, uploads are
+// refused until the operator removes the tenant's history.
+const (
+	MaxReleasesPerTenant = 200
+	MaxTenantStoreBytes  = 512 << 20
+)
+
+// ErrTenantFull: the tenant's releases are at a bound of the store.
+var ErrTenantFull = errors.New("the tenant's releases fill its share of the release store")
+
+func keepWithin(ctx context.Context, st Store, tenant string, files Files) error {
+	rels, err := st.Releases(ctx, tenant)
+	if err != nil && !errors.Is(err, ErrNoTenant) {
+		return err
+	}
+	if len(rels) >= MaxReleasesPerTenant {
+		return fmt.Errorf("%w: %d releases, the most one tenant may keep (ask the operator to remove old ones)", ErrTenantFull, len(rels))
+	}
+	var total int64
+	for _, b := range files {
+		total += int64(len(b))
+	}
+	for _, r := range rels {
+		for _, f := range r.Files {
+			total += f.Size
+		}
+	}
+	if total > MaxTenantStoreBytes {
+		return fmt.Errorf("%w: %d bytes with this release, over the %d one tenant may keep (ask the operator to remove old ones)", ErrTenantFull, total, int64(MaxTenantStoreBytes))
+	}
+	return nil
 }
 
 // Upload is what a deploy does: read a tar.gz bundle within lim
