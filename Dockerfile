@@ -5,12 +5,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/dialua ./cmd/dialua
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/dialua ./cmd/dialua && mkdir -p /out/data
 
 # Run stage: a static binary on a minimal image, as an unprivileged user.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/dialua /usr/local/bin/dialua
 COPY --from=build --chown=65532:65532 /src/scripts /srv/dialua/scripts
+# The data folder exists, owned by the user, so a fresh volume is writable.
+COPY --from=build --chown=65532:65532 /out/data /srv/dialua/data
 WORKDIR /srv/dialua
 # Scripts (one folder per tenant, and tenants.yaml) and the release store.
 VOLUME ["/srv/dialua/scripts", "/srv/dialua/data"]
