@@ -562,6 +562,9 @@ func (r *rewriter) expr(e ast.Expr) ast.Expr {
 			args = append(args, r.expr(c.Lhs))
 			cur = c.Rhs
 		}
+		// An operand is one value, as it is to Lua's own operator: a call
+		// or ... last in the call's arguments would give all its values.
+		oneValue(args[len(args)-1])
 		r.name(concatFunc, e.Line())
 		fn := &ast.IdentExpr{Value: concatFunc}
 		fn.SetLine(e.Line())

@@ -29,13 +29,6 @@ func FuzzConcat(f *testing.F) {
 
 	vm := New(Limits{})
 	f.Cleanup(func() { vm.Close() })
-	// The known bug (the rewrite passes a multi-value last operand on
-	// whole, "a" .. f() with f returning "b", "c" gives "abc"): while it is
-	// there, inputs of that shape that come out wrong are skipped, not
-	// failed. Once it is fixed this probe says so and they are checked too.
-	probe, err := runConcatChunk(vm, `local function f() return "b", "c" end return "a" .. f()`, 0)
-	multiValueBug := err == nil && probe == lua.LString("abc")
-
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		g := &concatGen{b: prog}
 		nargs := int(g.next() % 4)
@@ -68,9 +61,6 @@ func FuzzConcat(f *testing.F) {
 		}
 		if ok {
 			return
-		}
-		if multiValueBug && g.multiLast {
-			t.Skip("known bug, the rewrite does not cut a multi-value last operand to one value: " + why)
 		}
 		t.Fatalf("%s\nwith %d varargs:\n%s", why, nargs, src)
 	})
@@ -181,9 +171,6 @@ type concatGen struct {
 	i     int
 	nargs int
 	ticks int
-	// multiLast: some chain ends in an operand yielding other than one
-	// value, the shape of the known bug.
-	multiLast bool
 }
 
 func (g *concatGen) next() byte {
@@ -282,9 +269,6 @@ func (g *concatGen) chain(depth int) cexpr {
 		srcs[i] = ops[i].src
 	}
 	out := cexpr{src: strings.Join(srcs, " .. "), nvals: 1}
-	if ops[n-1].nvals != 1 {
-		g.multiLast = true
-	}
 	// Operands are evaluated left to right before any concatenation, so
 	// the first failing nested chain is the error.
 	for _, o := range ops {
