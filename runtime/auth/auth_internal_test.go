@@ -142,3 +142,28 @@ func TestCanonical(t *testing.T) {
 		t.Errorf("%q, want %q", got, want)
 	}
 }
+
+// With the total reached by busy tenants, another tenant still gets its
+// guaranteed share of replay memory.
+func TestReplayMemoryGuaranteedShare(t *testing.T) {
+	rp := newReplays(50000, 2000)
+	var k [16]byte
+	n := 0
+	next := func() [16]byte { n++; k[0], k[1], k[2] = byte(n), byte(n>>8), byte(n>>16); return k }
+	for i := 0; i < 2000; i++ {
+		if rp.remember("busy", next(), 1000, 0) != fresh {
+			t.Fatalf("busy #%d refused under the total", i)
+		}
+	}
+	if rp.remember("busy", next(), 1000, 0) != full {
+		t.Fatal("busy past the total was not refused")
+	}
+	for i := 0; i < guaranteedReplays; i++ {
+		if v := rp.remember("calm", next(), 1000, 0); v != fresh {
+			t.Fatalf("calm #%d refused: %v", i, v)
+		}
+	}
+	if rp.remember("calm", next(), 1000, 0) != full {
+		t.Error("calm past its guaranteed share was not refused")
+	}
+}

@@ -138,6 +138,10 @@ const (
 	full
 )
 
+// guaranteedReplays is the most every tenant may remember even when the
+// total is reached (a fiftieth of the per-tenant bound, up to this).
+const guaranteedReplays = 1000
+
 func newReplays(perTenant, max int) *replays {
 	return &replays{perTenant: perTenant, max: max, tenants: map[string]*seen{}}
 }
@@ -159,7 +163,11 @@ func (rp *replays) remember(tenant string, key [16]byte, exp, now int64) verdict
 			rp.prune(o, now)
 		}
 	}
-	if len(s.set) >= rp.perTenant || rp.total >= rp.max {
+	// Past the total, a tenant still gets its guaranteed few: a handful of
+	// busy tenants must not refuse every other tenant's signed requests.
+	// The total then exceeds max by at most guaranteedReplays per tenant
+	// with HMAC configured, which the operator's tenants file bounds.
+	if len(s.set) >= rp.perTenant || (rp.total >= rp.max && len(s.set) >= min(guaranteedReplays, rp.perTenant/50)) {
 		return full
 	}
 	s.set[key] = exp
