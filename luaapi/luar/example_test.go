@@ -97,5 +97,5 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// <SetVar name="name">Alice</SetVar> <SetVar name="plan">gold</SetVar> <SetVar name="version">1.4</SetVar>
-	// acme/ivr.lua:2: attempt to index a non-table object(nil) with key 'Name'
+	// acme/ivr.lua:2: attempt to index global 'crm' (a nil value) with key 'Name'
 }

@@ -15,6 +15,8 @@ const maxTraceFrames = 12
 type runFailure struct {
 	loc   string // file:line of the innermost Lua frame
 	trace string
+	proto *lua.FunctionProto // that frame's function, and its line
+	line  int
 }
 
 // onError is the error handler of every run. gopher-lua calls it before it
@@ -48,6 +50,11 @@ func (v *vm) onError(L *lua.LState) int {
 			where := dbg.Source + ":" + strconv.Itoa(dbg.CurrentLine)
 			if v.failure.loc == "" && dbg.CurrentLine > 0 {
 				v.failure.loc = where
+				if fn, err := L.GetInfo("f", dbg, lua.LNil); err == nil {
+					if lf, ok := fn.(*lua.LFunction); ok && lf.Proto != nil {
+						v.failure.proto, v.failure.line = lf.Proto, dbg.CurrentLine
+					}
+				}
 			}
 			switch {
 			case dbg.What == "main":

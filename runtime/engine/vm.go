@@ -97,7 +97,7 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, release string, sc 
 			// gopher-lua's own traceback, which the VM wrote, is all there is.
 			se.Location, se.Traceback = traceLocation(ae.StackTrace), boundTrace(ae.StackTrace)
 		}
-		se.Message = errorMessage(ae.Object, se.Location)
+		se.Message = nameCulprit(errorMessage(ae.Object, se.Location), v.failure.proto, v.failure.line)
 	} else {
 		se.Message = err.Error()
 	}
