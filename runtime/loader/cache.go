@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
@@ -319,7 +318,7 @@ func (s *Loader) compile(k scriptKey, f File) (*Script, Version, error) {
 	}
 	proto, tmpl, err := s.shared.compile(src, f.Chunk)
 	if err != nil {
-		se := compileError(err, f.Chunk, bytes.Count(src, []byte("\n"))+1)
+		se := compileError(err, f.Chunk, src)
 		se.Tenant, se.Script = k.Tenant, k.Script
 		return nil, ver, se
 	}

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -57,7 +56,7 @@ func Check(root string) (errs []*ScriptError, files int, err error) {
 			return nil
 		}
 		if _, cerr := sandbox.Compile(src, chunk); cerr != nil {
-			errs = append(errs, compileError(cerr, chunk, bytes.Count(src, []byte("\n"))+1))
+			errs = append(errs, compileError(cerr, chunk, src))
 		}
 		return nil
 	})

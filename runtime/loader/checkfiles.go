@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -39,7 +38,7 @@ func CheckFiles(ctx context.Context, tenant string, files map[string][]byte) ([]
 					continue
 				}
 				if _, err := sandbox.Compile(src, chunk); err != nil {
-					errs[i] = compileError(err, chunk, bytes.Count(src, []byte("\n"))+1)
+					errs[i] = compileError(err, chunk, src)
 					errs[i].Tenant = tenant
 				}
 			}

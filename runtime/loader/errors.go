@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -47,9 +48,10 @@ func (e *ScriptError) Error() string {
 }
 
 // compileError turns a gopher-lua parse or compile error into file:line form.
-// A parse error at the end of the file carries no line; lines (the file's
-// line count) stands in for it.
-func compileError(err error, chunk string, lines int) *ScriptError {
+// A parse error at the end of the file carries no line; the file's last line
+// stands in for it, and the block left open is named.
+func compileError(err error, chunk string, src []byte) *ScriptError {
+	lines := bytes.Count(src, []byte("\n")) + 1
 	se := &ScriptError{Kind: KindCompile, Location: chunk, Message: err.Error()}
 	var pe *parse.Error
 	var ce *lua.CompileError
@@ -67,6 +69,9 @@ func compileError(err error, chunk string, lines int) *ScriptError {
 		se.Message = pe.Message
 		if pe.Token == "" || pe.Pos.Line < 1 {
 			se.Message += " at end of file"
+			if why, ok := unclosed(src); ok {
+				se.Message = why
+			}
 		} else {
 			se.Message += " near '" + pe.Token + "'"
 		}
