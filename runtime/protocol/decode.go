@@ -27,7 +27,11 @@ func (e *DecodeError) Error() string {
 // is <Response> holding only the seven verbs, each with only its own
 // attributes, required attributes present, numbers numeric and every verb
 // passing Check. Nothing is guessed: the first problem is returned.
+//
+// A UTF-8 byte-order mark before the document is allowed, as XML allows it
+// (PHP files saved on Windows send one).
 func Decode(body []byte) (*Response, error) {
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &Response{}, nil
 	}

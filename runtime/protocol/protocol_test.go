@@ -170,3 +170,14 @@ func TestRequestLaterParamWins(t *testing.T) {
 		t.Error("c reported present")
 	}
 }
+
+// A UTF-8 byte-order mark before the document is accepted.
+func TestDecodeAcceptsBOM(t *testing.T) {
+	r, err := Decode([]byte("\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Hangup/></Response>"))
+	if err != nil || len(r.Verbs) != 1 || r.Verbs[0].Kind != Hangup {
+		t.Fatalf("%v %v", r, err)
+	}
+	if _, err := Decode([]byte("\xef\xbb<Response/>")); err == nil {
+		t.Error("half a byte-order mark accepted")
+	}
+}
