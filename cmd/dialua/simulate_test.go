@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -86,6 +87,15 @@ func TestTestCommand(t *testing.T) {
 	last := lines(r.stdout)[len(lines(r.stdout))-1]
 	if !strings.HasSuffix(last, " passed, 0 failed") || strings.HasPrefix(last, "0 ") {
 		t.Errorf("last line %q", last)
+	}
+	// The README shows this command's summary: it must say what the
+	// command says.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "$ go run ./cmd/dialua test\n...\n"+last+"\n") {
+		t.Errorf("README.md does not show the summary %q after go run ./cmd/dialua test", last)
 	}
 
 	dir := t.TempDir()
