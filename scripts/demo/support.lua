@@ -13,6 +13,8 @@ if request.event == "hangup" then
   session.delete("support_attempts")
   return
 end
+-- The call arriving (or leaving) is not an attempt to key an id.
+if request.event == "dial-in" or request.event == "dial-out" then return end
 
 local MAX_ATTEMPTS = 3
 local VOICE = "Alice-8KHz"
