@@ -1,22 +1,16 @@
 package loader
 
-import "strings"
+import (
+	"strings"
 
-// validSegment is the whole path grammar: letters, digits, '.', '_' and '-',
-// not starting with a dot. That one rule keeps out "..", hidden files and
-// anything needing escaping.
-func validSegment(s string) bool {
-	if s == "" || s[0] == '.' || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+	"github.com/dialua/dialua/runtime/internal/pathname"
+)
+
+// validSegment is the whole path grammar (runtime/internal/pathname, shared
+// with the tenants file): letters, digits, '.', '_' and '-', not starting
+// with a dot. That one rule keeps out "..", hidden files and anything
+// needing escaping.
+func validSegment(s string) bool { return pathname.ValidSegment(s) }
 
 // ValidScriptPath checks a tenant name and a script path inside it ("" for
 // the tenant's index, segments separated by '/').

@@ -88,7 +88,7 @@ func TestAuthErrors(t *testing.T) {
 		{`basic: [{user: "", password: x}]`, "tenant acme: auth.basic[0].user is empty"},
 		{`basic: [{user: "a:b", password: x}]`, "tenant acme: auth.basic[0].user must not hold ':'"},
 		{"basic: [{user: ivr, password: 'sha256:abc'}]", "tenant acme: auth.basic[0].password: sha256: must be followed by 64 hex digits"},
-		{"basic: [{user: ivr, password: [a]}]", "tenant acme: line 4: a secret must be a string"},
+		{"basic: [{user: ivr, password: [a]}]", "tenant acme: line 4: password: a secret must be a string"},
 		{"token: {secrets: []}", "tenant acme: auth.token.secrets is empty"},
 		{"token: {secrets: ['']}", "tenant acme: auth.token.secrets[0] is empty"},
 		{"token: {header: X-T, param: t, secrets: [x]}", "tenant acme: auth.token: set header or param, not both"},
@@ -100,8 +100,8 @@ func TestAuthErrors(t *testing.T) {
 		{"hmac: {keys: ['sha256:" + strings.Repeat("a", 64) + "']}", "tenant acme: auth.hmac.keys[0]: an HMAC key cannot be stored as a hash"},
 		{"hmac: {keys: [0123456789abcdef], signature_header: X-A, timestamp_header: x-a}", "tenant acme: auth.hmac: signature_header and timestamp_header must differ"},
 		{"hmac: {keys: [0123456789abcdef], timestamp_header: 'a:b'}", `tenant acme: auth.hmac.timestamp_header "a:b" is not a header name`},
-		{"mode: basic", "tenant acme: line 4: field mode not found in type tenant.Auth"},
-		{"basic: [{user: a, pass: b}]", "tenant acme: line 4: field pass not found in type tenant.Basic"},
+		{"mode: basic", `tenant acme: line 4: unknown key "mode" in auth`},
+		{"basic: [{user: a, pass: b}]", `tenant acme: line 4: unknown key "pass" in basic[0]`},
 	} {
 		doc := "tenants:\n  other: {}\n  acme:\n    auth:\n      " + strings.ReplaceAll(c.yaml, "\n", "\n      ") + "\n"
 		if strings.HasPrefix(c.yaml, "mode") || strings.Contains(c.yaml, "pass: b") || strings.Contains(c.yaml, "[a]") {
@@ -121,7 +121,7 @@ func TestAuthErrors(t *testing.T) {
 		{"defaults:\n  auth:\n    hmac: {keys: [0123456789abcdef]}\n", "defaults: auth.hmac: credentials are per tenant"},
 		{"defaults:\n  auth:\n    networks: [300.1.1.1]\n", `defaults: auth.networks: "300.1.1.1" is not a network`},
 		// A decode error outside the tenants' section names no tenant.
-		{"tenants:\n  a: {}\ndefaults:\n  auth: {mode: x}\n", "unmarshal errors:\n  line 4: field mode not found"},
+		{"tenants:\n  a: {}\ndefaults:\n  auth: {mode: x}\n", `line 4: unknown key "mode" in auth`},
 	} {
 		_, err := Parse([]byte(c.yaml))
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {

@@ -14,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dialua/dialua/runtime/internal/pathname"
 	"github.com/dialua/dialua/runtime/internal/strictyaml"
 
 	"go.yaml.in/yaml/v3"
@@ -70,13 +72,18 @@ type File struct {
 	Tenants  map[string]*Config `yaml:"tenants"`
 }
 
-// Duration reads "1s", "250ms", "1h" in YAML.
+// Duration reads "1s", "250ms", "1h" in YAML. Zero is refused: every
+// duration of the file is a deadline or a lifetime, where 0 means nothing
+// (leaving the key out gives the default).
 type Duration time.Duration
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
+	if err != nil || v < 0 || n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("line %d: %q is not a duration (like 500ms, 2s, 1h)", n.Line, n.Value)
+	}
+	if v == 0 {
+		return fmt.Errorf("line %d: %q is no time at all: give a duration over 0 (like 500ms, 2s), or leave the key out for the default", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -91,12 +98,30 @@ func Parse(b []byte) (*File, error) {
 	if err := f.Defaults.Auth.parse(true); err != nil {
 		return nil, fmt.Errorf("defaults: %w", err)
 	}
+	// env and http.allow are the tenant's own only (For): under defaults
+	// they would be silently ignored, which an operator never means.
+	if f.Defaults.Env != nil {
+		return nil, fmt.Errorf("defaults: env is per tenant, never taken from defaults (a default secret would be shared by every tenant): move it under each tenant that needs it")
+	}
+	if f.Defaults.HTTP.Allow != nil {
+		return nil, fmt.Errorf("defaults: http.allow is per tenant, never taken from defaults (a default host would be open to every tenant): move it under each tenant that needs it")
+	}
 	if f.Defaults.DeployTokens != nil {
 		return nil, fmt.Errorf("defaults: deploy_tokens are per tenant, not defaults (a default token would deploy to every tenant; the operator token is DIALUA_ADMIN_TOKEN)")
 	}
+	names := make([]string, 0, len(f.Tenants))
 	for name, c := range f.Tenants {
 		if c == nil {
 			f.Tenants[name] = &Config{}
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		// A tenant is a folder of the scripts root (and a release store's
+		// key): a name no folder can have configures nothing.
+		if !pathname.ValidSegment(name) {
+			return nil, fmt.Errorf("tenant %q: not a tenant folder name (%s)", name, pathname.Rule)
 		}
 	}
 	for name, c := range f.Tenants {
