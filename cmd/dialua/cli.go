@@ -28,7 +28,9 @@ func parseArgs(fs *flag.FlagSet, cmd string, args []string, usage string, stdout
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		fmt.Fprintf(stderr, "dialua %s: %v\n\n%s", cmd, err, text)
+		// The flag package names flags -name; the docs and help say --name.
+		msg := strings.Replace(err.Error(), "flag -", "flag --", 1)
+		fmt.Fprintf(stderr, "dialua %s: %s\n\n%s", cmd, msg, text)
 		return nil, 2, true
 	}
 	return pos, 0, false

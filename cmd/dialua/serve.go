@@ -34,38 +34,42 @@ func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	scripts := fs.String("scripts", "./scripts", "scripts root: one folder per tenant")
-	timeout := fs.Duration("timeout", engine.DefaultTimeout, "deadline for one script run")
-	vms := fs.Int("vms", 0, "Lua VMs that may exist at once (0: 8 per CPU)")
-	maxString := fs.Int("max-string", sandbox.DefaultMaxStringBytes, "largest string a script may build, in bytes")
-	maxResponse := fs.Int("max-response", engine.DefaultMaxResponse, "largest response a script may build, in bytes")
-	maxMemory := fs.Int64("max-memory", 4<<30, "heap size in bytes past which the runs holding the most memory are stopped (also Go's soft memory limit); negative: off")
-	maxRunMemory := fs.Int64("max-run-memory", engine.DefaultMaxRunMemory, "memory in bytes one script run may hold before it is stopped; negative: off")
-	tenantVMs := fs.Int("tenant-vms", 0, "VMs one tenant may hold at once when the tenants file sets no max_concurrent (0: a quarter of --vms, at least 2)")
-	gcPercent := fs.Int("gc-percent", 0, "fixed Go garbage-collector target (GOGC) instead of --gc-headroom (0: use the headroom policy)")
-	gcHeadroomMiB := fs.Int("gc-headroom", 64, "MiB the heap may grow past the live heap before a collection (at least the live heap again); see docs")
-	maxScripts := fs.Int("max-scripts", loader.DefaultMaxScripts, "compiled scripts kept in memory")
-	maxCache := fs.Int64("max-cache", loader.DefaultMaxBytes, "estimated bytes of compiled scripts kept in memory, in total")
-	maxTenantCache := fs.Int64("max-tenant-cache", loader.DefaultMaxTenantBytes, "estimated bytes of compiled scripts kept for one tenant")
-	readTimeout := fs.Duration("read-timeout", server.DefaultReadTimeout, "time to read a whole request")
-	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "time to write a whole response")
-	idleTimeout := fs.Duration("idle-timeout", server.DefaultIdleTimeout, "keep-alive idle time")
-	maxBody := fs.Int("max-body", server.DefaultMaxBodyBytes, "largest request body, in bytes")
-	maxHeader := fs.Int("max-header", server.DefaultMaxHeaderBytes, "largest request line plus headers, in bytes")
+	// Sizes take units (64KiB, 4GiB; plain numbers are bytes) and
+	// durations are Go durations (flagtypes.go): nonsense is a usage error.
+	timeout := durationVar(fs, "timeout", engine.DefaultTimeout, "", "deadline for one script run (a `duration` over 0)")
+	vms := intVar(fs, "vms", 0, 1, "8 per CPU", "Lua VMs that may exist at once (0: 8 per CPU)")
+	maxString := sizeVar(fs, "max-string", sandbox.DefaultMaxStringBytes, 1, false, "", "largest string a script may build (a `size`: 4MiB)")
+	maxResponse := sizeVar(fs, "max-response", engine.DefaultMaxResponse, 1, false, "", "largest response a script may build (a `size`)")
+	maxMemory := sizeVar(fs, "max-memory", 4<<30, 1<<20, true, "", "heap `size` past which the runs holding the most memory are stopped (also Go's soft memory limit); off (or negative): no watchdog, no limit")
+	maxRunMemory := sizeVar(fs, "max-run-memory", engine.DefaultMaxRunMemory, 1, true, "", "memory one script run may hold before it is stopped (a `size`); off (or negative): no per-run limit")
+	tenantVMs := intVar(fs, "tenant-vms", 0, 1, "a quarter of --vms, at least 2", "VMs one tenant may hold at once when the tenants file sets no max_concurrent (0: a quarter of --vms, at least 2)")
+	gcPercent := intVar(fs, "gc-percent", 0, 1, "use --gc-headroom", "fixed Go garbage-collector target (GOGC) instead of --gc-headroom (0: use the headroom policy)")
+	gcHeadroom := sizeVar(fs, "gc-headroom", 64<<20, 1<<20, false, "Go's own policy, GOGC=100", "how far (a `size`, at least 1MiB) the heap may grow past the live heap before a collection (at least the live heap again); 0: Go's own policy; see docs")
+	maxScripts := intVar(fs, "max-scripts", loader.DefaultMaxScripts, 1, "", "compiled scripts kept in memory")
+	maxCache := sizeVar(fs, "max-cache", loader.DefaultMaxBytes, 1, false, "", "estimated memory of compiled scripts kept, in total (a `size`)")
+	maxTenantCache := sizeVar(fs, "max-tenant-cache", loader.DefaultMaxTenantBytes, 1, false, "", "estimated memory of compiled scripts kept for one tenant (a `size`)")
+	readTimeout := durationVar(fs, "read-timeout", server.DefaultReadTimeout, "", "time to read a whole request (a `duration` over 0)")
+	writeTimeout := durationVar(fs, "write-timeout", server.DefaultWriteTimeout, "", "time to write a whole response (a `duration` over 0)")
+	idleTimeout := durationVar(fs, "idle-timeout", server.DefaultIdleTimeout, "", "keep-alive idle time (a `duration` over 0)")
+	maxBody := sizeVar(fs, "max-body", server.DefaultMaxBodyBytes, 1, false, "", "largest request body (a `size`: 64KiB)")
+	maxHeader := sizeVar(fs, "max-header", server.DefaultMaxHeaderBytes, 1, false, "", "largest request line plus headers (a `size`: 8KiB)")
 	poll := fs.Bool("poll", false, "re-check script files on request (every 0.5s) instead of watching them; for network file systems")
 	tenants := fs.String("tenants", "", "per-tenant configuration file (default: tenants.yaml in the scripts folder)")
 	sessionStore := fs.String("session-store", "memory", "where per-call sessions live: memory, or a redis:// URL shared by several nodes")
-	sessionTTL := fs.Duration("session-ttl", luaapi.DefaultSessionTTL, "how long a call's session lives after its last write")
+	sessionTTL := durationVar(fs, "session-ttl", luaapi.DefaultSessionTTL, "", "how long a call's session lives after its last write (a `duration` over 0)")
 	dev := fs.Bool("dev", false, "development mode: scripts' http calls may reach loopback addresses without listing them")
-	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for requests in flight")
+	drain := durationVar(fs, "shutdown-timeout", 10*time.Second, "stop at once", "how long SIGINT/SIGTERM waits for requests in flight (a `duration`; 0: stop at once)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	accessLog := fs.String("access-log", "all", "access log: all (a line per request, failures at warn and error), errors (4xx and 5xx only) or off")
-	accessSample := fs.Int("access-log-sample", 1, "log one in N successful requests (failures are always logged)")
+	accessSample := intVar(fs, "access-log-sample", 1, 1, "", "log one in `N` successful requests (failures are always logged)")
 	adminAddr := fs.String("admin", "", "address of the admin API (releases; docs/admin.md), e.g. 127.0.0.1:9090; off when empty")
 	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin API's operator token (default: DIALUA_ADMIN_TOKEN)")
 	data := fs.String("data", "./data", "data directory: the release store, created on first use with --admin, opened without it only when it holds one")
 	releaseStore := fs.String("release-store", "disk", "where releases live: disk (under --data), or a redis://HOST:PORT/DB URL shared by several nodes")
-	const usage = "usage: dialua serve [flags]\n\nServes the scripts folder (one folder per tenant) to IVRs over HTTP.\n"
+	configFile := fs.String("config", "", "YAML `file` of settings: keys are these flags' names (max-body: 64KiB); precedence: flag > DIALUA_<NAME> variable > file > default (docs/operations.md)")
+	printCfg := fs.Bool("print-config", false, "print the effective configuration as a --config file (secrets masked) and exit")
+	const usage = "usage: dialua serve [flags]\n\nServes the scripts folder (one folder per tenant) to IVRs over HTTP.\nEvery flag may also be set by a DIALUA_<NAME> variable (--max-body: DIALUA_MAX_BODY)\nor a key of the --config file (max-body: 64KiB).\n"
 	pos, code, over := parseArgs(fs, "serve", args, usage, os.Stdout, os.Stderr)
 	if over {
 		return code
@@ -73,6 +77,18 @@ func serve(args []string) int {
 	if len(pos) > 0 {
 		fmt.Fprintf(os.Stderr, "dialua serve: unexpected argument %q\n", pos[0])
 		return 2
+	}
+	from, err := loadConfig(fs, cmp.Or(*configFile, os.Getenv("DIALUA_CONFIG")))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", strings.ReplaceAll(err.Error(), "\n", "\ndialua serve: "))
+		return 2
+	}
+	if *printCfg {
+		if err := printConfig(os.Stdout, fs, from); err != nil {
+			fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	accessMode, ok := map[string]server.AccessLog{"all": server.AccessAll, "errors": server.AccessErrors, "off": server.AccessOff}[*accessLog]
 	if !ok {
@@ -94,8 +110,8 @@ func serve(args []string) int {
 	case os.Getenv("GOGC") != "":
 	case *gcPercent > 0:
 		debug.SetGCPercent(*gcPercent)
-	case *gcHeadroomMiB > 0:
-		defer startGCHeadroom(uint64(*gcHeadroomMiB) << 20).close()
+	case *gcHeadroom > 0:
+		defer startGCHeadroom(uint64(*gcHeadroom)).close()
 	}
 	if *maxMemory > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(*maxMemory)
@@ -181,7 +197,7 @@ func serve(args []string) int {
 		ScriptsDir:          *scripts,
 		Timeout:             *timeout,
 		VMs:                 *vms,
-		MaxResponse:         *maxResponse,
+		MaxResponse:         int(*maxResponse),
 		MaxScripts:          *maxScripts,
 		MaxCacheBytes:       *maxCache,
 		MaxTenantCacheBytes: *maxTenantCache,
@@ -189,7 +205,7 @@ func serve(args []string) int {
 		MaxMemory:           *maxMemory,
 		MaxRunMemory:        *maxRunMemory,
 		TenantVMs:           *tenantVMs,
-		Limits:              sandbox.Limits{MaxStringBytes: *maxString},
+		Limits:              sandbox.Limits{MaxStringBytes: int(*maxString)},
 		Logger:              log,
 	})
 	if err != nil {
@@ -200,7 +216,7 @@ func serve(args []string) int {
 	srv := server.New(server.Config{
 		Engine: eng, Logger: log, Auth: auth.New(reg, auth.Options{}),
 		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
-		MaxBodyBytes: *maxBody, MaxHeaderBytes: *maxHeader,
+		MaxBodyBytes: int(*maxBody), MaxHeaderBytes: int(*maxHeader),
 		AccessLog: accessMode, AccessSample: *accessSample,
 	})
 	ln, err := net.Listen("tcp", *listen)
