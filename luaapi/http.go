@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -27,11 +28,39 @@ const (
 // json = <decoded body when it is JSON>}. Only hosts on the tenant's
 // allowlist can be reached; every call's timeout is capped by what is left of
 // the script's deadline.
-func HTTP(client *netguard.Client, maxString int) Module {
-	return Func("http", func(L *lua.LState, run Run) lua.LValue { return openHTTP(L, run, client, maxString) })
+func HTTP(client *netguard.Client, maxString int) Module { return HTTPObserved(client, maxString, nil) }
+
+// HTTPObserver is told of every call of the http module that reached the
+// client, with its outcome: "ok" (a response under 400), "4xx", "5xx",
+// "denied" (the allowlist or the address checks refused it), "timeout", or
+// "error" (anything else: connection refused, a body over the limit).
+type HTTPObserver interface {
+	HTTPCall(tenant, outcome string)
 }
 
-func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int) lua.LValue {
+// HTTPObserved is HTTP whose calls obs hears of (nil: nobody).
+func HTTPObserved(client *netguard.Client, maxString int, obs HTTPObserver) Module {
+	return Func("http", func(L *lua.LState, run Run) lua.LValue { return openHTTP(L, run, client, maxString, obs) })
+}
+
+// httpOutcome names a call's result for an HTTPObserver.
+func httpOutcome(ctx context.Context, resp *netguard.Response, err error) string {
+	switch {
+	case err == nil && resp.Status >= 500:
+		return "5xx"
+	case err == nil && resp.Status >= 400:
+		return "4xx"
+	case err == nil:
+		return "ok"
+	case errors.Is(err, netguard.ErrNotAllowed):
+		return "denied"
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || strings.Contains(err.Error(), "timeout"):
+		return "timeout"
+	}
+	return "error"
+}
+
+func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int, obs HTTPObserver) lua.LValue {
 	null := null(L)
 	do := func(L *lua.LState, method, url string, opts *lua.LTable, body lua.LValue) int {
 		cfg := run.Tenant()
@@ -79,6 +108,9 @@ func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int) lu
 		resume := run.Wait()
 		resp, err := client.Do(ctx, req)
 		resume()
+		if obs != nil {
+			obs.HTTPCall(req.Tenant, httpOutcome(ctx, resp, err))
+		}
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(err.Error()))

@@ -22,6 +22,8 @@ type Deps struct {
 	// MaxString is the largest string a module builds (json.encode, http
 	// bodies); default sandbox.DefaultMaxStringBytes.
 	MaxString int
+	// HTTPObserver hears of every http module call (metrics); nil: nobody.
+	HTTPObserver HTTPObserver
 }
 
 // DefaultSessionTTL is how long a session lives after its last write.
@@ -46,7 +48,7 @@ func Standard(d Deps) []Module {
 	d = d.withDefaults()
 	return []Module{
 		Env(),
-		HTTP(d.HTTP, d.MaxString),
+		HTTPObserved(d.HTTP, d.MaxString, d.HTTPObserver),
 		JSON(d.MaxString),
 		Log(),
 		Session(d.Sessions, d.SessionTTL),

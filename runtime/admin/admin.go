@@ -103,6 +103,14 @@ type Config struct {
 	// MaxMessage bounds a release's message, in bytes; default 1024.
 	MaxMessage int
 	Logger     *slog.Logger // default: discard
+	// Metrics, when set, answers GET /metrics (Prometheus' text format),
+	// without a token, as /healthz does. Nil: 404.
+	Metrics http.Handler
+	// OnRelease, when set, is told of every authorized release change
+	// asked for, once answered: action "upload" (stored, maybe activated
+	// or put on canary), "activate", "promote" or "rollback", and whether
+	// it was done (an answer under 400).
+	OnRelease func(action string, ok bool)
 }
 
 // Server is the admin API, an http.Handler.
@@ -208,6 +216,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.route(x)
 }
 
+// released tells Config.OnRelease of a release change once x is answered
+// (deferred by the handler).
+func (s *Server) released(x *exchange, action string) {
+	if s.cfg.OnRelease != nil {
+		s.cfg.OnRelease(action, x.status > 0 && x.status < 400)
+	}
+}
+
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
@@ -229,6 +245,12 @@ func (s *Server) route(x *exchange) {
 			s.ready(x)
 		}
 		return
+	case "/metrics":
+		if s.cfg.Metrics != nil && s.method(x, "GET", "HEAD") {
+			x.status = http.StatusOK
+			s.cfg.Metrics.ServeHTTP(x.w, x.r)
+			return
+		}
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/tenants/")
 	if !ok {

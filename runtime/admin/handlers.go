@@ -69,6 +69,7 @@ func (c *countingBody) Read(p []byte) (int, error) {
 
 // upload: POST /v1/tenants/{tenant}/releases?message=&activate=&canary=
 func (s *Server) upload(x *exchange) {
+	defer s.released(x, "upload")
 	q := x.r.URL.Query()
 	msg := q.Get("message")
 	if len(msg) > s.cfg.MaxMessage || !utf8.ValidString(msg) {
@@ -205,6 +206,7 @@ func (s *Server) readJSON(x *exchange, v any, optional bool, shape string) bool 
 
 // activate: POST /v1/tenants/{tenant}/activate {"release": ID}
 func (s *Server) activate(x *exchange) {
+	defer s.released(x, "activate")
 	const shape = `{"release": "ID"} (GET .../releases lists the ids)`
 	var body struct {
 		Release string `json:"release"`
@@ -231,6 +233,7 @@ func (s *Server) activate(x *exchange) {
 
 // rollback: POST /v1/tenants/{tenant}/rollback [{"to": ID}]
 func (s *Server) rollback(x *exchange) {
+	defer s.released(x, "rollback")
 	var body struct {
 		To string `json:"to"`
 	}
@@ -284,6 +287,7 @@ func (s *Server) abortCanary(x *exchange) {
 
 // promote: POST /v1/tenants/{tenant}/promote
 func (s *Server) promote(x *exchange) {
+	defer s.released(x, "promote")
 	rel, err := deploy.Promote(x.r.Context(), s.cfg.Store, x.tenant)
 	if err != nil {
 		s.failErr(x, err)

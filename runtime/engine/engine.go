@@ -91,6 +91,78 @@ type Options struct {
 	// listing them. For local development only.
 	Dev    bool
 	Logger *slog.Logger // default: discard
+	// Observer hears of every run, memory stop, cache event and (for the
+	// standard modules) http call, for metrics. Nil (the default): nobody,
+	// at no cost.
+	Observer Observer
+}
+
+// Observer is told what the engine does, as it happens. Its methods must be
+// cheap and safe for concurrent use: RunDone and CacheEvent are called on
+// every request. The engine holds no metrics itself (runtime/metrics
+// implements this).
+type Observer interface {
+	// RunDone ends every Run: outcome is "ok", an ErrorKind of a failed
+	// script ("compile", "runtime", "timeout", "memory"), or "not_found",
+	// "bad_path", "busy", "tenant_busy", "error" (anything else: a release
+	// pick that failed).
+	RunDone(tenant, outcome string, d time.Duration)
+	// MemoryStop is a run stopped for memory: reason "heap" (the
+	// watchdog: the heap passed Options.MaxMemory) or "run" (the run
+	// passed Options.MaxRunMemory).
+	MemoryStop(tenant, reason string)
+	loader.Observer
+	luaapi.HTTPObserver
+}
+
+// Outcomes of Observer.RunDone besides "ok" and the ErrorKinds.
+const (
+	OutcomeOK         = "ok"
+	OutcomeNotFound   = "not_found"
+	OutcomeBadPath    = "bad_path"
+	OutcomeBusy       = "busy"
+	OutcomeTenantBusy = "tenant_busy"
+	OutcomeError      = "error"
+)
+
+// Outcome names err as Observer.RunDone does.
+func Outcome(err error) string {
+	if err == nil {
+		return OutcomeOK // before se, which errors.As would move to the heap
+	}
+	var se *ScriptError
+	switch {
+	case errors.As(err, &se):
+		return string(se.Kind)
+	case errors.Is(err, ErrNotFound):
+		return OutcomeNotFound
+	case errors.Is(err, ErrBadPath):
+		return OutcomeBadPath
+	case errors.Is(err, ErrTenantBusy):
+		return OutcomeTenantBusy
+	case errors.Is(err, ErrBusy):
+		return OutcomeBusy
+	}
+	return OutcomeError
+}
+
+// Stats is the engine's state now, for gauges.
+type Stats struct {
+	VMs        int // VMs that may exist at once
+	VMsInUse   int // VM slots held by runs
+	VMsWaiting int // requests waiting in line for a VM slot
+	CPUWaiting int // runs waiting for a CPU token
+	Cache      loader.Stats
+}
+
+// Stats reports the VM slots in use and waited for, and the cache's size.
+func (e *Engine) Stats() Stats {
+	e.sched.mu.Lock()
+	st := Stats{VMs: e.opts.VMs, VMsInUse: e.opts.VMs - e.sched.vmFree, VMsWaiting: len(e.sched.vmLine),
+		CPUWaiting: len(e.sched.cpuLine)}
+	e.sched.mu.Unlock()
+	st.Cache = e.scripts.Stats()
+	return st
 }
 
 // Defaults of Options (the cache's are loader's, the string limit
@@ -186,8 +258,12 @@ func New(opts Options) (*Engine, error) {
 			sess = session.NewMemory(session.MemoryLimits{})
 			e.sessions = sess
 		}
-		e.modules = luaapi.Standard(luaapi.Deps{Sessions: sess, SessionTTL: opts.SessionTTL,
-			HTTP: netguard.New(netguard.Options{Dev: opts.Dev}), MaxString: opts.Limits.MaxStringBytes})
+		deps := luaapi.Deps{Sessions: sess, SessionTTL: opts.SessionTTL,
+			HTTP: netguard.New(netguard.Options{Dev: opts.Dev}), MaxString: opts.Limits.MaxStringBytes}
+		if opts.Observer != nil {
+			deps.HTTPObserver = opts.Observer
+		}
+		e.modules = luaapi.Standard(deps)
 	}
 	probe := sandbox.New(opts.Limits)
 	err = luaapi.CheckNames(e.modules, probe.Defines)
@@ -200,7 +276,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.scripts = loader.New(e.src, loader.Options{MaxScripts: opts.MaxScripts, MaxBytes: opts.MaxCacheBytes,
-		MaxTenantBytes: opts.MaxTenantCacheBytes, Logger: opts.Logger})
+		MaxTenantBytes: opts.MaxTenantCacheBytes, Logger: opts.Logger, Observer: cacheObserver(opts.Observer)})
 	e.sched = newSched(opts.VMs, goruntime.GOMAXPROCS(0))
 	go e.sched.govern()
 	e.mem = newWatchdog(opts.MaxMemory, &e.sched.pressure)
@@ -247,6 +323,24 @@ func (e *Engine) Close() {
 // ErrNotFound, ErrBusy, or a *ScriptError for a script that failed to
 // compile, raised an error or ran past its deadline.
 func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]byte, error) {
+	if e.opts.Observer == nil {
+		return e.run(ctx, req, dst)
+	}
+	begin := time.Now()
+	dst, err := e.run(ctx, req, dst)
+	e.opts.Observer.RunDone(req.Tenant, Outcome(err), time.Since(begin))
+	return dst, err
+}
+
+// cacheObserver is o as the loader's observer: nil stays an untyped nil.
+func cacheObserver(o Observer) loader.Observer {
+	if o == nil {
+		return nil
+	}
+	return o
+}
+
+func (e *Engine) run(ctx context.Context, req *protocol.Request, dst []byte) ([]byte, error) {
 	release := ""
 	var commit func()
 	if e.opts.Releases != nil {
@@ -308,6 +402,13 @@ func (e *Engine) Run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 		v.call.End() // modules drop what they kept of the run, failed or not
 		v.close()
 		extra += failureCost
+		if o := e.opts.Observer; o != nil && (why == StopMemory || why == StopAllocation) {
+			reason := "run"
+			if why == StopMemory {
+				reason = "heap"
+			}
+			o.MemoryStop(req.Tenant, reason)
+		}
 		switch why {
 		case StopMemory:
 			serr.Kind = KindMemory

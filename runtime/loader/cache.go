@@ -89,6 +89,44 @@ type Options struct {
 	MaxBytes       int64        // their estimated memory in total; default 512 MiB
 	MaxTenantBytes int64        // one tenant's share of it; default 64 MiB
 	Logger         *slog.Logger // compile errors and reloads; default: discard
+	// Observer hears of hits, misses, evictions, compile errors and hot
+	// swaps (metrics); nil: nobody, at no cost.
+	Observer Observer
+}
+
+// Observer is told of the cache's events, one of the Cache* names, as they
+// happen. It must be cheap and safe for concurrent use: a hit calls it on
+// every request.
+type Observer interface {
+	CacheEvent(event string)
+}
+
+// The events an Observer hears.
+const (
+	CacheHit          = "hit"           // answered from the cache (a script, or a cached failure)
+	CacheMiss         = "miss"          // not cached: located and compiled (or waited for the compile in flight)
+	CacheEvict        = "evict"         // an entry pushed out by the cache's bounds
+	CacheCompileError = "compile_error" // a file version that does not compile, or cannot be read
+	CacheSwap         = "swap"          // a changed file's new version replaced the cached one
+)
+
+// Stats is what the cache holds now.
+type Stats struct {
+	Entries int   // cached scripts and remembered failures
+	Bytes   int64 // their estimated memory
+}
+
+// Stats reports what the cache holds.
+func (s *Loader) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Stats{Entries: len(s.entries), Bytes: s.bytes}
+}
+
+func (s *Loader) note(event string) {
+	if s.obs != nil {
+		s.obs.CacheEvent(event)
+	}
 }
 
 // Defaults of Options.
@@ -117,6 +155,7 @@ type Loader struct {
 	maxBytes    int64
 	tenantBytes int64
 	log         *slog.Logger
+	obs         Observer
 
 	mu      sync.RWMutex
 	entries map[scriptKey]*entry
@@ -151,7 +190,7 @@ func New(src Source, o Options) *Loader {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{src: src, max: o.MaxScripts, maxBytes: o.MaxBytes, tenantBytes: o.MaxTenantBytes, log: o.Logger,
+	return &Loader{src: src, max: o.MaxScripts, maxBytes: o.MaxBytes, tenantBytes: o.MaxTenantBytes, log: o.Logger, obs: o.Observer,
 		entries: map[scriptKey]*entry{}, tenants: map[string]*tenantCache{}, flights: map[scriptKey]*flight{},
 		groups: map[string]*group{}}
 }
@@ -181,14 +220,17 @@ func (s *Loader) Get(k Name) (*Script, error) {
 			s.poll(e)
 		}
 		if sc := e.current.Load(); sc != nil {
+			s.note(CacheHit)
 			return sc, nil
 		}
 		// A file that does not compile is compiled again only when it
 		// changes, not on every request.
 		if f := e.failed.Load(); f != nil {
+			s.note(CacheHit)
 			return nil, f.err
 		}
 	}
+	s.note(CacheMiss)
 	return s.load(k)
 }
 
@@ -306,6 +348,7 @@ func (s *Loader) compile(k scriptKey, f File) (*Script, Version, error) {
 		return nil, ver, ErrNotFound
 	case errors.As(err, &se):
 		se.Tenant, se.Script = k.Tenant, k.Script
+		s.note(CacheCompileError)
 		return nil, ver, se
 	case errors.Is(err, ErrNotFound):
 		return nil, Version{}, ErrNotFound
@@ -313,6 +356,7 @@ func (s *Loader) compile(k scriptKey, f File) (*Script, Version, error) {
 		// Permissions, I/O: the operator must hear of it, and the caller
 		// gets a failure (500), not a 404.
 		s.log.Error("cannot read a script file", "tenant", k.Tenant, "script", k.Script, "file", f.Chunk, "err", err)
+		s.note(CacheCompileError)
 		return nil, Version{}, &readError{&ScriptError{Kind: KindCompile, Tenant: k.Tenant, Script: k.Script,
 			Location: f.Chunk, Message: "cannot read the file: " + err.Error()}}
 	}
@@ -320,6 +364,7 @@ func (s *Loader) compile(k scriptKey, f File) (*Script, Version, error) {
 	if err != nil {
 		se := compileError(err, f.Chunk, src)
 		se.Tenant, se.Script = k.Tenant, k.Script
+		s.note(CacheCompileError)
 		return nil, ver, se
 	}
 	sc := &Script{Proto: proto, Chunk: f.Chunk, version: ver, template: tmpl}
@@ -424,6 +469,7 @@ func (s *Loader) evict(keep *entry) {
 				break // keep alone, bigger than the share
 			}
 			s.remove(v)
+			s.note(CacheEvict)
 		}
 	}
 	for s.bytes > s.maxBytes || len(s.entries) > s.max {
@@ -455,6 +501,7 @@ func (s *Loader) evict(keep *entry) {
 			return
 		}
 		s.remove(oldest(big, keep))
+		s.note(CacheEvict)
 	}
 }
 
@@ -594,6 +641,7 @@ func (s *Loader) refreshOnce(e *entry) {
 	s.mu.Lock()
 	s.resize(e, sc.bytes)
 	s.mu.Unlock()
+	s.note(CacheSwap)
 	s.log.Info("script reloaded", "tenant", e.key.Tenant, "script", e.key.Script, "file", f.Chunk)
 }
 
