@@ -64,6 +64,7 @@ func serve(args []string) int {
 	accessLog := fs.String("access-log", "all", "access log: all (a line per request, failures at warn and error), errors (4xx and 5xx only) or off")
 	accessSample := intVar(fs, "access-log-sample", 1, 1, "", "log one in `N` successful requests (failures are always logged)")
 	adminAddr := fs.String("admin", "", "address of the admin API (releases; docs/admin.md), e.g. 127.0.0.1:9090; off when empty")
+	metricsAddr := fs.String("metrics", "", "address serving Prometheus metrics at /metrics when there is no --admin listener (with --admin they are at its /metrics), e.g. 127.0.0.1:9091")
 	adminTokenFile := fs.String("admin-token-file", "", "file holding the admin API's operator token (default: DIALUA_ADMIN_TOKEN)")
 	data := fs.String("data", "./data", "data directory: the release store, created on first use with --admin, opened without it only when it holds one")
 	releaseStore := fs.String("release-store", "disk", "where releases live: disk (under --data), or a redis://HOST:PORT/DB URL shared by several nodes")
@@ -140,6 +141,11 @@ func serve(args []string) int {
 			return 2
 		}
 	}
+	mx, ok := startMetrics(*adminAddr, *metricsAddr, *sessionStore, log)
+	if !ok {
+		return 1
+	}
+	defer mx.close()
 	store, err := openSessions(*sessionStore)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
@@ -187,7 +193,7 @@ func serve(args []string) int {
 		defer pick.Close()
 		releases, source, picker = st, src, pick
 	}
-	eng, err := engine.New(engine.Options{
+	eng, err := engine.New(mx.engine(engine.Options{
 		Source:              source,
 		Releases:            picker,
 		Tenants:             reg,
@@ -207,18 +213,18 @@ func serve(args []string) int {
 		TenantVMs:           *tenantVMs,
 		Limits:              sandbox.Limits{MaxStringBytes: int(*maxString)},
 		Logger:              log,
-	})
+	}))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 1
 	}
 	defer eng.Close()
-	srv := server.New(server.Config{
+	srv := server.New(mx.server(server.Config{
 		Engine: eng, Logger: log, Auth: auth.New(reg, auth.Options{}),
 		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
 		MaxBodyBytes: int(*maxBody), MaxHeaderBytes: int(*maxHeader),
 		AccessLog: accessMode, AccessSample: *accessSample,
-	})
+	}))
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
@@ -228,7 +234,7 @@ func serve(args []string) int {
 	var adminHTTP *http.Server
 	var adminLn net.Listener
 	if *adminAddr != "" {
-		if adm, err = admin.New(admin.Config{Store: releases, Tenants: reg, Operator: opToken, Sessions: store, Logger: log}); err != nil {
+		if adm, err = admin.New(mx.admin(admin.Config{Store: releases, Tenants: reg, Operator: opToken, Sessions: store, Logger: log})); err != nil {
 			ln.Close()
 			fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 			return 1
