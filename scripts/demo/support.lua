@@ -9,12 +9,13 @@
 -- key it again; the third miss ends the call. The attempt count is kept in
 -- the call's session.
 
-if request.event == "hangup" then
+local event = request.event
+if event == "hangup" then
   session.delete("support_attempts")
   return
 end
 -- The call arriving (or leaving) is not an attempt to key an id.
-if request.event == "dial-in" or request.event == "dial-out" then return end
+if event == "dial-in" or event == "dial-out" then return end
 
 local MAX_ATTEMPTS = 3
 local VOICE = "Alice-8KHz"
