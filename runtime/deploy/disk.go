@@ -45,9 +45,7 @@ type Disk struct {
 	closed  bool
 	tenants map[string]*diskTenant
 
-	smu  sync.Mutex
-	subs map[int]func(string)
-	next int
+	subscribers // Subscribe, and notify of changes
 }
 
 type diskTenant struct {
@@ -89,7 +87,7 @@ func OpenDisk(data string, log *slog.Logger) (*Disk, error) {
 		lock.Close()
 		return nil, fmt.Errorf("release store %s is in use by another process (%v)", dir, err)
 	}
-	d := &Disk{dir: dir, log: log, lock: lock, tenants: map[string]*diskTenant{}, subs: map[int]func(string){}}
+	d := &Disk{dir: dir, log: log, lock: lock, tenants: map[string]*diskTenant{}}
 	// What a crash left half-written was never visible: drop it.
 	tmp := filepath.Join(dir, "tmp")
 	if ents, err := os.ReadDir(tmp); err == nil {
@@ -173,32 +171,6 @@ func (d *Disk) Close() error {
 	}
 	d.closed = true
 	return d.lock.Close()
-}
-
-// Subscribe: see Store.
-func (d *Disk) Subscribe(fn func(string)) func() {
-	d.smu.Lock()
-	defer d.smu.Unlock()
-	id := d.next
-	d.next++
-	d.subs[id] = fn
-	return func() {
-		d.smu.Lock()
-		delete(d.subs, id)
-		d.smu.Unlock()
-	}
-}
-
-func (d *Disk) notify(tenant string) {
-	d.smu.Lock()
-	fns := make([]func(string), 0, len(d.subs))
-	for _, fn := range d.subs {
-		fns = append(fns, fn)
-	}
-	d.smu.Unlock()
-	for _, fn := range fns {
-		fn(tenant)
-	}
 }
 
 func (d *Disk) begin(ctx context.Context, tenant string) error {

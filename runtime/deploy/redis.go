@@ -79,9 +79,9 @@ type Redis struct {
 	files map[string]map[string][]byte // tenant "\x00" id -> path -> bytes
 	bytes int64
 
-	smu  sync.Mutex
-	subs map[int]func(string)
-	next int
+	// Subscribe: changes made by this node are reported before the call
+	// returns; other nodes' on their notice or at the next reconcile.
+	subscribers
 }
 
 // RedisOptions configure OpenRedis. Zero values take the defaults noted.
@@ -135,7 +135,7 @@ func OpenRedis(url string, o RedisOptions) (*Redis, error) {
 	opt.MaxRetries = 0
 	opt.DialerRetries = 1
 	s := &Redis{c: redis.NewClient(opt), o: o, prefix: o.Prefix, seen: map[string]int64{},
-		metas: map[string]Release{}, files: map[string]map[string][]byte{}, subs: map[int]func(string){}}
+		metas: map[string]Release{}, files: map[string]map[string][]byte{}}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	ctx, cancel := context.WithTimeout(s.ctx, o.Timeout)
 	defer cancel()
@@ -234,33 +234,6 @@ func (s *Redis) op(ctx context.Context, tenant string, d time.Duration, f func(c
 		return ctx.Err()
 	}
 	return err
-}
-
-// Subscribe: see Store. Changes made by this node are reported before the
-// call returns; other nodes' on their notice or at the next reconcile.
-func (s *Redis) Subscribe(fn func(string)) func() {
-	s.smu.Lock()
-	defer s.smu.Unlock()
-	id := s.next
-	s.next++
-	s.subs[id] = fn
-	return func() {
-		s.smu.Lock()
-		delete(s.subs, id)
-		s.smu.Unlock()
-	}
-}
-
-func (s *Redis) notify(tenant string) {
-	s.smu.Lock()
-	fns := make([]func(string), 0, len(s.subs))
-	for _, fn := range s.subs {
-		fns = append(fns, fn)
-	}
-	s.smu.Unlock()
-	for _, fn := range fns {
-		fn(tenant)
-	}
 }
 
 // changed records a tenant's counter as of a change this node made or
