@@ -187,14 +187,9 @@ func deployCmd(args []string, stdout, stderr io.Writer) int {
 	canary := fs.Int("canary", 0, "send this percentage (1-99) of new calls to the release instead of activating it")
 	noActivate := fs.Bool("no-activate", false, "store the release without activating it")
 	usage := flagUsage(fs, stderr, deployUsage)
-	fs.Usage = func() {}
-	if wantsHelp(args) {
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return usageErr(stderr, "deploy", err.Error(), usage)
+	pos, code, done := parseArgs(fs, "deploy", args, deployUsage, stdout, stderr)
+	if done {
+		return code
 	}
 	if len(pos) != 1 {
 		return usageErr(stderr, "deploy", "give one folder, the tenant's tree", usage)
@@ -297,14 +292,9 @@ func releasesCmd(args []string, stdout, stderr io.Writer) int {
 	cf := addClientFlags(fs)
 	asJSON := fs.Bool("json", false, "print the admin API's JSON answer")
 	usage := flagUsage(fs, stderr, releasesUsage)
-	fs.Usage = func() {}
-	if wantsHelp(args) {
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return usageErr(stderr, "releases", err.Error(), usage)
+	pos, code, done := parseArgs(fs, "releases", args, releasesUsage, stdout, stderr)
+	if done {
+		return code
 	}
 	if len(pos) > 0 {
 		return usageErr(stderr, "releases", fmt.Sprintf("unexpected argument %q", pos[0]), usage)
@@ -371,14 +361,9 @@ func rollbackCmd(args []string, stdout, stderr io.Writer) int {
 	cf := addClientFlags(fs)
 	to := fs.String("to", "", "release id to roll back to (default: the one before the active)")
 	usage := flagUsage(fs, stderr, rollbackUsage)
-	fs.Usage = func() {}
-	if wantsHelp(args) {
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return usageErr(stderr, "rollback", err.Error(), usage)
+	pos, code, done := parseArgs(fs, "rollback", args, rollbackUsage, stdout, stderr)
+	if done {
+		return code
 	}
 	if len(pos) > 0 {
 		return usageErr(stderr, "rollback", fmt.Sprintf("unexpected argument %q (the release is --to ID)", pos[0]), usage)
