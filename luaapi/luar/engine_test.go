@@ -4,12 +4,10 @@ package luar_test
 // as an embedder uses it.
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/dialua/dialua/runtime/testkit"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -81,37 +79,10 @@ func newCRM() *CRM {
 	}}
 }
 
-func writeScripts(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, src := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func writeScripts(t testing.TB, files map[string]string) string { return testkit.Scripts(t, files) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the server log a test reads back.
+type syncBuffer = testkit.Logs
 
 func newEngine(t testing.TB, dir string, log *syncBuffer, opts engine.Options, mods ...luaapi.Module) *engine.Engine {
 	t.Helper()

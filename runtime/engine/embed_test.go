@@ -3,8 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
+	"github.com/dialua/dialua/runtime/testkit"
 	"strings"
 	"sync"
 	"testing"
@@ -29,20 +28,7 @@ func newEngine(t *testing.T, opts engine.Options) *engine.Engine {
 	return e
 }
 
-func writeScripts(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, src := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func writeScripts(t *testing.T, files map[string]string) string { return testkit.Scripts(t, files) }
 
 // run runs tenant/script and returns the SetVar values of the answer.
 func run(ctx context.Context, e *engine.Engine, tenant, script string, params ...string) (map[string]string, error) {
