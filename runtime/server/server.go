@@ -73,6 +73,10 @@ type Config struct {
 	// Observer hears of every answered request (metrics); nil: nobody,
 	// at no cost.
 	Observer Observer
+
+	// Ready, when set, is asked by /readyz whether the backends the server
+	// needs answer (the session store); an error makes it answer 503.
+	Ready func(context.Context) error
 }
 
 // Observer is told of every request the handler answered: the tenant and
@@ -102,6 +106,12 @@ type Server struct {
 	bufs sync.Pool
 
 	sampled atomic.Uint64 // answers under 400 seen, for AccessSample
+
+	// The access log's settings, changed live by SetAccessLog (a reload).
+	accessMode   atomic.Int32
+	accessSample atomic.Uint64
+
+	draining atomic.Bool // /readyz answers 503 once set (Drain)
 }
 
 // New builds a server; call Serve to start it.
@@ -122,6 +132,7 @@ func New(cfg Config) *Server {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger}
+	s.SetAccessLog(cfg.AccessLog, cfg.AccessSample)
 	s.bufs.New = func() any { return new(exchange) }
 	s.fs = &fasthttp.Server{
 		Handler:               s.Handle,
@@ -170,15 +181,13 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		}
 	}()
 	raw := ctx.URI().PathOriginal()
-	if string(raw) == "/healthz" {
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("ok\n")
+	if s.probe(ctx, raw) {
 		return
 	}
 	ex := s.bufs.Get().(*exchange)
 	defer s.bufs.Put(ex)
 	ex.req = protocol.Request{}
-	if s.cfg.AccessLog != AccessOff {
+	if AccessLog(s.accessMode.Load()) != AccessOff {
 		defer s.access(ctx, ex, time.Now())
 	}
 	if s.cfg.Observer != nil {
@@ -225,9 +234,9 @@ func (s *Server) access(ctx *fasthttp.RequestCtx, ex *exchange, start time.Time)
 		level = slog.LevelError
 	case status >= 400:
 		level = slog.LevelWarn
-	case s.cfg.AccessLog == AccessErrors:
+	case AccessLog(s.accessMode.Load()) == AccessErrors:
 		return
-	case s.cfg.AccessSample > 1 && s.sampled.Add(1)%uint64(s.cfg.AccessSample) != 0:
+	case s.sampleOver(s.sampled.Add(1)):
 		return
 	}
 	if !s.log.Enabled(context.Background(), level) {
