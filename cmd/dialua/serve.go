@@ -50,9 +50,9 @@ func serve(args []string) int {
 		}
 		return 0
 	}
-	accessMode, ok := map[string]server.AccessLog{"all": server.AccessAll, "errors": server.AccessErrors, "off": server.AccessOff}[*o.accessLog]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "dialua serve: --access-log is all, errors or off, not %q\n", *o.accessLog)
+	accessMode, err := accessMode(*o.accessLog)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 2
 	}
 	if *o.accessSample < 1 {
@@ -76,7 +76,8 @@ func serve(args []string) int {
 	if *o.maxMemory > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(*o.maxMemory)
 	}
-	log, err := newLogger(*o.logFormat, *o.logLevel)
+	level := new(slog.LevelVar) // a reload may change it
+	log, err := newLogger(*o.logFormat, *o.logLevel, level)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 2
@@ -183,6 +184,7 @@ func serve(args []string) int {
 		ReadTimeout: *o.readTimeout, WriteTimeout: *o.writeTimeout, IdleTimeout: *o.idleTimeout,
 		MaxBodyBytes: int(*o.maxBody), MaxHeaderBytes: int(*o.maxHeader),
 		AccessLog: accessMode, AccessSample: *o.accessSample,
+		Ready: pingOf(store),
 	}))
 	ln, err := net.Listen("tcp", *o.listen)
 	if err != nil {
@@ -233,16 +235,28 @@ func serve(args []string) int {
 			done <- fmt.Errorf("admin API: %w", err)
 		}()
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			log.Error("server stopped", "err", err)
-			return 1
+	// SIGHUP re-reads the --config file and the tenants file (reload.go).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rl := &reloader{args: args, fs: fs, level: level, srv: srv, reg: reg, log: log}
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				log.Error("server stopped", "err", err)
+				return 1
+			}
+			return 0
+		case <-hup:
+			rl.reload()
+		case s := <-sig:
+			log.Info("shutting down; finishing requests in flight", "signal", s.String(), "grace", o.drain.String())
+			break wait
 		}
-		return 0
-	case s := <-sig:
-		log.Info("shutting down; finishing requests in flight", "signal", s.String(), "grace", o.drain.String())
 	}
+	srv.Drain()
 	ctx, cancel := context.WithTimeout(context.Background(), *o.drain)
 	defer cancel()
 	if adm != nil {
@@ -263,12 +277,15 @@ func serve(args []string) int {
 	return 0
 }
 
-func newLogger(format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("bad --log-level %q", level)
+// newLogger builds the process's logger at level, which it sets to
+// levelName.
+func newLogger(format, levelName string, level *slog.LevelVar) (*slog.Logger, error) {
+	lv, err := logLevel(levelName)
+	if err != nil {
+		return nil, err
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	level.Set(lv)
+	opts := &slog.HandlerOptions{Level: level}
 	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil

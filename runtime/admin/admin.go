@@ -124,6 +124,8 @@ type Server struct {
 	// need, so at most maxUploads run at once, one per tenant.
 	uploads   chan struct{}
 	uploading sync.Map // tenant -> struct{}
+
+	profiling sync.Mutex // one CPU profile or trace at a time (pprof.go)
 }
 
 // maxUploads is how many uploads may be read and checked at once.
@@ -251,6 +253,15 @@ func (s *Server) route(x *exchange) {
 			s.cfg.Metrics.ServeHTTP(x.w, x.r)
 			return
 		}
+	}
+	if r.URL.Path == "/debug/pprof" {
+		http.Redirect(x.w, r, "/debug/pprof/", http.StatusMovedPermanently)
+		x.status = http.StatusMovedPermanently
+		return
+	}
+	if name, ok := strings.CutPrefix(r.URL.Path, "/debug/pprof/"); ok {
+		s.pprof(x, name)
+		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/tenants/")
 	if !ok {

@@ -95,6 +95,22 @@ func (r *Registry) Get(name string) *Config {
 	return c
 }
 
+// Reload reads the file now, whatever its modification time says (an
+// operator's SIGHUP), and returns how many tenants it names. When the file
+// does not load, the configuration in force stays and the error says why;
+// a missing file means defaults for everyone, as at start.
+func (r *Registry) Reload() (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, err := r.read()
+	if err != nil {
+		return 0, err
+	}
+	r.cur.Store(s)
+	r.checked.Store(time.Now().UnixNano())
+	return len(s.file.Tenants), nil
+}
+
 func (r *Registry) reload() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
