@@ -8,7 +8,6 @@ import (
 	"runtime/pprof"
 	"strings"
 	"testing"
-
 )
 
 // Profiles on the admin listener: the operator token only (a tenant's
