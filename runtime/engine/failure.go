@@ -74,8 +74,120 @@ func (v *vm) onError(L *lua.LState) int {
 		frames++
 	}
 	v.failure.trace = b.String()
-	L.Push(L.Get(1))
+	if text, ok := describeObject(L, L.Get(1)); ok {
+		L.Push(lua.LString(text))
+	} else {
+		L.Push(L.Get(1))
+	}
 	return 1
+}
+
+// describeObject is the message for an error object that is not a string
+// or a number (error({code = 1}), error(nil)): the object's __tostring when
+// it has one that gives a string, else its type and, for a table, a few of
+// its fields. A __tostring is the script's code: it runs here because the
+// handler runs before the run unwinds, still under the run's deadline and
+// its instruction and memory checks; if it fails, or the deadline has
+// passed, the fields are shown instead.
+func describeObject(L *lua.LState, obj lua.LValue) (string, bool) {
+	switch obj.(type) {
+	case lua.LString, lua.LNumber:
+		return "", false
+	}
+	if mm := L.GetMetaField(obj, "__tostring"); mm != lua.LNil {
+		top := L.GetTop()
+		L.Push(mm)
+		L.Push(obj)
+		err := L.PCall(1, 1, nil)
+		r := L.Get(-1)
+		L.SetTop(top)
+		if s, ok := r.(lua.LString); ok && err == nil {
+			return string(s), true
+		}
+	}
+	return objectText(obj), true
+}
+
+// Bounds of the rendering of a table error object.
+const (
+	maxShownFields = 8
+	maxShownString = 40
+)
+
+// objectText names an error object by type, showing a boolean's value and
+// up to maxShownFields of a table's fields, read raw (no metamethods run):
+// "error object is a table value: {code=1, msg=\"busy\", ...}".
+func objectText(obj lua.LValue) string {
+	text := "error object is a " + obj.Type().String() + " value"
+	switch o := obj.(type) {
+	case lua.LBool:
+		return text + ": " + o.String()
+	case *lua.LTable:
+		return text + ": " + tableText(o)
+	}
+	return text
+}
+
+func tableText(t *lua.LTable) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	k, v := t.Next(lua.LNil)
+	next := 1 // the next array index, shown without its key
+	for shown := 0; k != lua.LNil; shown++ {
+		if shown == maxShownFields {
+			b.WriteString(", ...")
+			break
+		}
+		if shown > 0 {
+			b.WriteString(", ")
+		}
+		if n, ok := k.(lua.LNumber); ok && n == lua.LNumber(next) {
+			next++
+		} else {
+			b.WriteString(keyText(k))
+			b.WriteByte('=')
+		}
+		b.WriteString(valueText(v))
+		k, v = t.Next(k)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func keyText(k lua.LValue) string {
+	if s, ok := k.(lua.LString); ok && isName(string(s)) {
+		return string(s)
+	}
+	return "[" + valueText(k) + "]"
+}
+
+func valueText(v lua.LValue) string {
+	switch x := v.(type) {
+	case lua.LString:
+		s := string(x)
+		if len(s) > maxShownString {
+			return strconv.Quote(s[:maxShownString]) + "..."
+		}
+		return strconv.Quote(s)
+	case lua.LNumber, lua.LBool:
+		return x.String()
+	case *lua.LTable:
+		return "{...}"
+	}
+	return v.Type().String()
+}
+
+// isName reports whether s is a short Lua identifier.
+func isName(s string) bool {
+	if s == "" || len(s) > maxShownString {
+		return false
+	}
+	for i, c := range s {
+		if c != '_' && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func funcName(name string) string {
@@ -86,9 +198,10 @@ func funcName(name string) string {
 }
 
 // errorMessage is the text of an error object, without the location prefix
-// gopher-lua adds when that prefix is the true location. Error objects that
-// are not strings or numbers are named by type: their __tostring is the
-// script's code and is not run after the run failed.
+// gopher-lua adds when that prefix is the true location. The error handler
+// has already turned other objects into text (describeObject); when it
+// could not run, they are named by type and fields, as their __tostring
+// cannot run after the run failed.
 func errorMessage(obj lua.LValue, loc string) string {
 	var msg string
 	switch o := obj.(type) {
@@ -96,10 +209,8 @@ func errorMessage(obj lua.LValue, loc string) string {
 		msg = string(o)
 	case lua.LNumber:
 		msg = o.String()
-	case *lua.LNilType:
-		return "error raised with a nil value"
 	default:
-		return "error raised with a " + obj.Type().String() + " value (not a string)"
+		return objectText(obj)
 	}
 	if loc != "" && strings.HasPrefix(msg, loc+":") {
 		msg = strings.TrimSpace(msg[len(loc)+1:])

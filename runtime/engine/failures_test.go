@@ -22,7 +22,7 @@ func TestErrorLocationFromVM(t *testing.T) {
 	}), engine.Options{})
 	for path, want := range map[string][2]string{
 		"/a/forge": {"a/forge.lua:2", "victim/ivr.lua:3: boom"},
-		"/a/table": {"a/table.lua:3", "error raised with a table value (not a string)"},
+		"/a/table": {"a/table.lua:3", "error object is a table value: {code=1}"},
 		"/a/index": {"a/index.lua:2", ""},
 		"/a/deep":  {"a/deep.lua:1", ""},
 	} {

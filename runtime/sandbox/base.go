@@ -34,26 +34,12 @@ func (vm *VM) openBase(L *lua.LState) {
 		return setmt(L)
 	}))
 	vm.Globals.RawSetString("unpack", L.NewFunction(unpack))
-	next := L.GetGlobal("next").(*lua.LFunction).GFunction
-	nextFn := L.NewFunction(func(L *lua.LState) int {
-		if t, ok := L.Get(1).(*lua.LTable); ok && vm.OnIterate != nil {
-			vm.OnIterate(t)
-		}
-		return next(L)
-	})
-	vm.Globals.RawSetString("next", nextFn)
-	vm.Globals.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int {
-		t := L.CheckTable(1)
-		if vm.OnIterate != nil {
-			vm.OnIterate(t)
-		}
-		L.Push(nextFn)
-		L.Push(t)
-		L.Push(lua.LNil)
-		return 3
-	}))
+	vm.nextFn = L.NewFunction(vm.next)
+	vm.Globals.RawSetString("next", vm.nextFn)
+	vm.Globals.RawSetString("pairs", L.NewFunction(vm.pairs))
 	vm.Globals.RawSetString("print", L.NewFunction(vm.print))
 	vm.Globals.RawSetString(concatFunc, L.NewFunction(vm.concat))
+	vm.Globals.RawSetString(forNumFunc, L.NewFunction(forNumber))
 }
 
 // rawset refuses the read-only proxies: a raw write would bypass their
@@ -117,8 +103,9 @@ func (vm *VM) concat(L *lua.LState) int {
 		return 1
 	}
 	// Some operand has a __concat metamethod (or is an error): pair from the
-	// right as Lua does.
-	acc := L.Get(n)
+	// right as Lua does. accAt is the operand acc still is, 0 once it is a
+	// result.
+	acc, accAt := L.Get(n), n
 	for i := n - 1; i >= 1; i-- {
 		lhs := L.Get(i)
 		if canConcat(lhs) && canConcat(acc) {
@@ -126,7 +113,7 @@ func (vm *VM) concat(L *lua.LState) int {
 			r := lua.LVAsString(acc)
 			vm.checkLen(L, len(s)+len(r))
 			vm.made(L, len(s)+len(r))
-			acc = lua.LString(s + r)
+			acc, accAt = lua.LString(s+r), 0
 			continue
 		}
 		mm := L.GetMetaField(lhs, "__concat")
@@ -134,21 +121,35 @@ func (vm *VM) concat(L *lua.LState) int {
 			mm = L.GetMetaField(acc, "__concat")
 		}
 		if mm == lua.LNil {
-			bad := lhs
+			// Lua 5.1 blames the left operand unless it is a string or
+			// number.
+			bad, at := lhs, i
 			if canConcat(lhs) {
-				bad = acc
+				bad, at = acc, accAt
 			}
-			L.RaiseError("attempt to concatenate a %s value", bad.Type().String())
+			vm.concatError(L, n, at, bad)
 		}
 		L.Push(mm)
 		L.Push(lhs)
 		L.Push(acc)
 		L.Call(2, 1)
-		acc = L.Get(-1)
+		acc, accAt = L.Get(-1), 0
 		L.Pop(1)
 	}
 	L.Push(acc)
 	return 1
+}
+
+// concatError raises Lua 5.1's message for operand at (1-based; 0: a
+// result, which has no name) of n.
+func (vm *VM) concatError(L *lua.LState, n, at int, bad lua.LValue) {
+	typ := bad.Type().String()
+	if at > 0 {
+		if name := vm.concatOperand(L, n, at); name != "" {
+			L.RaiseError("attempt to concatenate %s (a %s value)", name, typ)
+		}
+	}
+	L.RaiseError("attempt to concatenate a %s value", typ)
 }
 
 func canConcat(v lua.LValue) bool {

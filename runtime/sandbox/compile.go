@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -13,8 +12,12 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 )
 
-// concatFunc is the global the .. operator is rewritten to call.
-const concatFunc = "__dialua_concat"
+// concatFunc is the global the .. operator is rewritten to call; forNumFunc
+// the one a numeric for's bounds go through (see forNumber).
+const (
+	concatFunc = internalPrefix + "_concat"
+	forNumFunc = internalPrefix + "_fornum"
+)
 
 // MaxNesting is how deeply statements and expressions may nest in the
 // syntax tree. gopher-lua's compiler recurses once per level, and a file of
@@ -91,7 +94,7 @@ func Compile(src []byte, name string) (*lua.FunctionProto, error) {
 		return nil, err
 	}
 	r := rewriter{scope: map[string][]int{}}
-	r.function(nil, false, chunk, 0)
+	root := r.function(nil, false, chunk, 0)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -103,6 +106,7 @@ func Compile(src []byte, name string) (*lua.FunctionProto, error) {
 		return nil, err
 	}
 	dropImplicitArg(proto)
+	attachSites(proto, root)
 	// Keep this call: see tailcall.go (the tail-call traceback bomb).
 	noTailCalls(proto)
 	shrink(proto)
@@ -144,6 +148,7 @@ func dropImplicitArg(p *lua.FunctionProto) {
 type rewriter struct {
 	depth int
 	err   error
+	line  int // of the statement being walked
 
 	// declared lists the local names in scope, in order of declaration, the
 	// compiler's hidden loop variables included; scope maps a name to its
@@ -177,6 +182,9 @@ type function struct {
 	base   int // len(declared) when it started
 	consts map[constKey]int
 	upvals map[string]bool
+
+	sites    []concatSite // its .. expressions, in order (concat_names.go)
+	children []*function  // the functions defined in it, in order
 }
 
 // constKey is a constant as the compiler compares them: strings by value,
@@ -218,8 +226,8 @@ const (
 )
 
 func (r *rewriter) stmts(stmts []ast.Stmt) {
-	for _, s := range stmts {
-		r.stmt(s)
+	for i := range stmts {
+		stmts[i] = r.stmt(stmts[i])
 	}
 }
 
@@ -234,6 +242,7 @@ func (r *rewriter) block(stmts []ast.Stmt, names ...string) {
 
 func (r *rewriter) declare(names ...string) {
 	for _, n := range names {
+		r.reserved(n, r.line)
 		r.scope[n] = append(r.scope[n], len(r.declared))
 		r.declared = append(r.declared, decl{n, r.fn})
 	}
@@ -252,12 +261,13 @@ func (r *rewriter) close(mark int) {
 
 // function walks a function body (the chunk's too) with its own constant
 // list. self is set for a method, whose first parameter is implicit.
-func (r *rewriter) function(par *ast.ParList, self bool, body []ast.Stmt, line int) {
+func (r *rewriter) function(par *ast.ParList, self bool, body []ast.Stmt, line int) *function {
 	outer := r.fn
 	fn := &function{outer: outer, line: line, base: len(r.declared),
 		consts: map[constKey]int{}, upvals: map[string]bool{}}
 	if outer != nil {
 		fn.level = outer.level + 1
+		outer.children = append(outer.children, fn)
 	}
 	r.charge(costFunction, line, whyFunctions)
 	r.fn = fn
@@ -271,7 +281,7 @@ func (r *rewriter) function(par *ast.ParList, self bool, body []ast.Stmt, line i
 	r.block(body, names...)
 	r.fn = outer
 	if outer == nil {
-		return
+		return fn
 	}
 	// Closing the function, the compiler finds each of its upvalues among
 	// the outer function's locals, or makes it an upvalue there too.
@@ -282,6 +292,7 @@ func (r *rewriter) function(par *ast.ParList, self bool, body []ast.Stmt, line i
 			r.upvalue(outer, u, line)
 		}
 	}
+	return fn
 }
 
 // name accounts for the look-up of an identifier: through the locals in
@@ -343,13 +354,17 @@ func (r *rewriter) assigned(e ast.Expr) {
 // (and look-up time) like named ones, with names no identifier can have.
 var hidden = []string{"(for)", "(for)", "(for)"}
 
-func (r *rewriter) stmt(s ast.Stmt) {
+func (r *rewriter) stmt(s ast.Stmt) ast.Stmt {
 	defer r.leave()
 	if !r.enter(s.Line()) {
-		return
+		return s
 	}
+	r.line = s.Line()
 	switch s := s.(type) {
 	case *ast.AssignStmt:
+		if r.needsSplit(s) {
+			return r.stmt(splitAssign(s))
+		}
 		r.exprs(s.Lhs)
 		r.exprs(s.Rhs)
 		for _, l := range s.Lhs {
@@ -384,13 +399,13 @@ func (r *rewriter) stmt(s ast.Stmt) {
 		r.block(s.Then)
 		r.block(s.Else)
 	case *ast.NumberForStmt:
-		s.Init = r.expr(s.Init)
-		s.Limit = r.expr(s.Limit)
+		s.Init = r.forBound(s.Init, "initial value")
+		s.Limit = r.forBound(s.Limit, "limit")
 		if s.Step == nil {
 			// The compiler loads a step of 1.
 			r.constant(constKey{num: true, n: 1}, s.Line())
 		}
-		s.Step = r.expr(s.Step)
+		s.Step = r.forBound(s.Step, "step")
 		r.block(s.Stmts, append(hidden, s.Name)...)
 	case *ast.GenericForStmt:
 		r.exprs(s.Exprs)
@@ -402,19 +417,16 @@ func (r *rewriter) stmt(s ast.Stmt) {
 		if s.Name.Func == nil {
 			r.constant(constKey{s: s.Name.Method}, s.Line())
 		}
-		r.function(s.Func.ParList, s.Name.Func == nil, s.Func.Stmts, s.Line())
+		r.function(s.Func.ParList, s.Name.Func == nil, s.Func.Stmts, s.Func.Line())
 		r.assigned(s.Name.Func)
 	case *ast.ReturnStmt:
 		r.exprs(s.Exprs)
 	}
+	return s
 }
 
 func parseNumber(s string) float64 {
-	s = strings.Trim(s, " \t\n")
-	if v, err := strconv.ParseInt(s, 0, 64); err == nil {
-		return float64(v)
-	}
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
+	if v, ok := stringNumber(s); ok {
 		return v
 	}
 	return math.NaN()
@@ -547,21 +559,26 @@ func (r *rewriter) expr(e ast.Expr) ast.Expr {
 		num, isNum = parseNumber(e.Value), true
 		r.constant(constKey{num: true, n: num}, e.Line())
 	case *ast.IdentExpr:
+		r.reserved(e.Value, e.Line())
 		r.name(e.Value, e.Line())
 	case *ast.StringConcatOpExpr:
 		// a .. b .. c parses right-nested; flatten the right spine into one
 		// call, as Lua's own CONCAT takes the whole run at once.
 		var args []ast.Expr
+		var names []string
 		var cur ast.Expr = e
 		for {
 			c, ok := cur.(*ast.StringConcatOpExpr)
 			if !ok {
+				names = append(names, r.operandName(cur))
 				args = append(args, r.expr(cur))
 				break
 			}
+			names = append(names, r.operandName(c.Lhs))
 			args = append(args, r.expr(c.Lhs))
 			cur = c.Rhs
 		}
+		r.fn.sites = append(r.fn.sites, concatSite{line: e.Line(), names: names})
 		// An operand is one value, as it is to Lua's own operator: a call
 		// or ... last in the call's arguments would give all its values.
 		oneValue(args[len(args)-1])
@@ -639,4 +656,12 @@ func (r *rewriter) expr(e ast.Expr) ast.Expr {
 	}
 	r.num, r.isNum, r.folds = num, isNum, folds
 	return e
+}
+
+// reserved refuses a script's own use of the names of the rewrites' helpers,
+// which would change what .. or a for loop does, or show dialua's insides.
+func (r *rewriter) reserved(name string, line int) {
+	if r.err == nil && strings.HasPrefix(name, internalPrefix) {
+		r.err = &CompileError{Line: line, Message: "names starting with " + internalPrefix + " are reserved"}
+	}
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func FuzzConcat(f *testing.F) {
 		switch {
 		case e.err != "" && err == nil:
 			why = "want an error (concatenating a " + e.err + " value), got " + quoteLua(got.String())
-		case e.err != "" && !strings.Contains(err.Error(), "attempt to concatenate a "+e.err+" value"):
+		case e.err != "" && !concatErrorAbout(err.Error(), e.err):
 			why = "want error about a " + e.err + " value, got " + err.Error()
 		case e.err == "" && err != nil:
 			why = "want " + quoteLua(e.v.s) + ", got error " + err.Error()
@@ -298,3 +299,10 @@ func (g *concatGen) chain(depth int) cexpr {
 }
 
 func quoteLua(s string) string { return strconv.Quote(s) }
+
+// concatErrorAbout reports whether msg is Lua 5.1's concatenation error
+// about a value of type typ, the operand named or not.
+func concatErrorAbout(msg, typ string) bool {
+	return strings.Contains(msg, "attempt to concatenate a "+typ+" value") ||
+		regexp.MustCompile(`attempt to concatenate (global|local|upvalue|field) '[^']*' \(a `+typ+` value\)`).MatchString(msg)
+}

@@ -12,9 +12,12 @@ func (vm *VM) openTable(L *lua.LState) *lua.LTable {
 	lua.OpenTable(L)
 	std := L.GetGlobal("table").(*lua.LTable)
 	t := L.NewTable()
-	for _, name := range []string{"insert", "remove", "maxn", "getn"} {
+	for _, name := range []string{"insert", "remove", "getn"} {
 		t.RawSetString(name, vm.refuseReadOnly(std.RawGetString(name).(*lua.LFunction)))
 	}
+	t.RawSetString("maxn", L.NewFunction(vm.tableMaxn))
+	t.RawSetString("foreach", L.NewFunction(vm.tableForeach))
+	t.RawSetString("foreachi", L.NewFunction(vm.tableForeachi))
 	t.RawSetString("concat", L.NewFunction(vm.tableConcat))
 	t.RawSetString("sort", L.NewFunction(vm.tableSort))
 	return t

@@ -57,12 +57,13 @@ type VM struct {
 	// Print receives what the script passes to print(), tab-separated.
 	Print func(msg string)
 
-	// OnIterate, when set, sees every table a script passes to pairs() or
-	// next() before iteration starts, so a table that fills itself lazily
-	// can complete itself first.
+	// OnIterate, when set, sees every table a script passes to pairs(), next()
+	// or table.foreach before iteration starts, so a table that fills itself
+	// lazily can complete itself first.
 	OnIterate func(t *lua.LTable)
 
 	limits  Limits
+	nextFn  *lua.LFunction // what pairs returns for a table
 	envMeta *lua.LTable
 	roMeta  map[*lua.LTable]struct{} // proxies scripts must not write
 	rng     *rand.Rand               // set by math.randomseed, for this run only

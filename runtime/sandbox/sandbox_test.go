@@ -183,7 +183,7 @@ return "a" .. 1 .. "b", 1.5 .. "", "x" .. o, o .. "y", "p" .. "q" .. o
 		t.Errorf("got %q want %q", got, want)
 	}
 	_, err = run(t, vm, `local t = {} return "a" .. t`, time.Second)
-	if err == nil || !strings.Contains(err.Error(), "test.lua:1: attempt to concatenate a table value") {
+	if err == nil || !strings.Contains(err.Error(), "test.lua:1: attempt to concatenate local 't' (a table value)") {
 		t.Errorf("concat of a table: %v", err)
 	}
 }

@@ -22,7 +22,9 @@ func (vm *VM) openString(L *lua.LState) *lua.LTable {
 	t.RawSetString("format", L.NewFunction(vm.strFormat))
 	t.RawSetString("find", L.NewFunction(strFind))
 	t.RawSetString("match", L.NewFunction(strMatch))
-	t.RawSetString("gmatch", L.NewFunction(strGmatch))
+	gmatch := L.NewFunction(strGmatch)
+	t.RawSetString("gmatch", gmatch)
+	t.RawSetString("gfind", gmatch) // Lua 5.0's name, kept by 5.1 for old scripts
 	t.RawSetString("gsub", L.NewFunction(vm.strGsub))
 	return t
 }
