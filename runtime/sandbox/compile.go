@@ -86,7 +86,11 @@ func (e *CompileError) Error() string { return fmt.Sprintf("line %d: %s", e.Line
 // Compile parses and compiles a script for running in a VM. name is the
 // chunk name errors and tracebacks show (the script's path). Every ..
 // expression becomes a call to the VM's bounded concatenation, so no Lua
-// instruction can build an unbounded string; the rest compiles unchanged,
+// instruction can build an unbounded string (with a note of its operands'
+// names for its error, concat_names.go). Where gopher-lua departs from Lua
+// 5.1, the tree is rewritten to what 5.1 does: numeric for bounds that may
+// be strings are converted (fornum.go), multiple assignments to locals
+// evaluate before they assign (assign.go). The rest compiles unchanged,
 // except for the table constructors fixSetList repairs.
 func Compile(src []byte, name string) (*lua.FunctionProto, error) {
 	chunk, err := parse.Parse(bytes.NewReader(src), name)
@@ -142,9 +146,11 @@ func dropImplicitArg(p *lua.FunctionProto) {
 	}
 }
 
-// rewriter walks the AST once: it rewrites .. into calls, pads generic-for
-// explists, stops at the first construct nested deeper than MaxNesting, and
-// estimates the compiler's time (see MaxCompileCost).
+// rewriter walks the AST once: it rewrites .. into calls, numeric for
+// bounds and multiple assignments (see Compile), pads generic-for explists,
+// refuses the helpers' reserved names, stops at the first construct nested
+// deeper than MaxNesting, and estimates the compiler's time (see
+// MaxCompileCost).
 type rewriter struct {
 	depth int
 	err   error

@@ -41,9 +41,10 @@ func (r *rewriter) forBound(e ast.Expr, what string) ast.Expr {
 // forNumber(v, what) is v as a number, converted from a string as Lua 5.1
 // converts one, or the error Lua 5.1 raises for that bound.
 func forNumber(L *lua.LState) int {
-	switch v := L.Get(1).(type) {
+	arg := L.Get(1)
+	switch v := arg.(type) {
 	case lua.LNumber:
-		L.Push(v)
+		L.Push(arg) // as it came: boxing v again would allocate
 		return 1
 	case lua.LString:
 		if n, ok := stringNumber(string(v)); ok {
