@@ -22,6 +22,11 @@ func TestConcatErrorNamesTheOperand(t *testing.T) {
 		`local p local x, y = "a" .. p, "b" .. p`:                    "test.lua:1: attempt to concatenate local 'p' (a nil value)",
 		`local t = {} local x = "[" .. t["not a\tname"] .. "]"`:      "test.lua:1: attempt to concatenate a nil value",
 		"local function f()\n  local v\n  return 'x' .. v\nend\nf()": "test.lua:3: attempt to concatenate local 'v' (a nil value)",
+		// Names are kept per function, with the functions before and
+		// around it in place.
+		"local M = {}\nfunction M.a() return 'a' .. 1 end\nlocal t = {f = function() end, g = function() return M.a() .. '' end}\n" +
+			"function M:b(x)\n  local y\n  local g = function() return x .. y end\n  return g()\nend\nM:b('k')": "test.lua:6: attempt to concatenate upvalue 'y' (a nil value)",
+		"local a, b = 1\na, b = 'x' .. b, 2": "test.lua:2: attempt to concatenate local 'b' (a nil value)",
 	} {
 		// A failed run's VM is thrown away, as the engine does.
 		_, err := run(t, New(Limits{}), src, time.Second)
