@@ -29,6 +29,9 @@ func TestFailedRunsLogTheCulprit(t *testing.T) {
 		"a/nil.lua":       "local x = 1\nerror(nil)\n",
 		"a/number.lua":    "error(42)\n",
 		"a/bool.lua":      "\nerror(false)\n",
+		// Too deep for the error handler to run: the VM's own traceback,
+		// which names the helper behind .., is what is left.
+		"a/overflow.lua": "local t = setmetatable({}, {__concat = function(a, b) return a .. b end})\nlocal x = 'a' .. t\n",
 	})
 	logs := testkit.NewLogs()
 	lb, err := server.StartLoopback(engine.Options{ScriptsDir: dir, Timeout: 2 * time.Second}, logs.Logger())
@@ -48,6 +51,7 @@ func TestFailedRunsLogTheCulprit(t *testing.T) {
 		"nil":       {"a/nil.lua:2", "error object is a nil value"},
 		"number":    {"a/number.lua:1", "42"},
 		"bool":      {"a/bool.lua:2", "error object is a boolean value: false"},
+		"overflow":  {"a/overflow.lua:1", "stack overflow"},
 	} {
 		logs.Reset()
 		resp, err := http.Get(lb.URL + "/a/" + script)

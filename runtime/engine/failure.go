@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // maxTraceFrames bounds the traceback logged for a failed run.
@@ -42,7 +44,7 @@ func (v *vm) onError(L *lua.LState) int {
 		}
 		var line string
 		switch {
-		case dbg.What == "G" && strings.HasPrefix(dbg.Name, "__dialua"):
+		case dbg.What == "G" && sandbox.IsInternal(dbg.Name):
 			continue // the sandbox's own helpers (the .. operator)
 		case dbg.What == "G":
 			line = "[G]: in " + funcName(dbg.Name)
@@ -239,11 +241,20 @@ func traceLocation(trace string) string {
 	return ""
 }
 
-// boundTrace keeps the first maxTraceFrames lines of a traceback.
+// boundTrace keeps the first maxTraceFrames lines of a traceback, leaving
+// out the sandbox's helpers as onError does.
 func boundTrace(trace string) string {
-	lines := strings.SplitN(trace, "\n", maxTraceFrames+2)
-	if len(lines) > maxTraceFrames+1 {
-		lines = append(lines[:maxTraceFrames+1], "\t...")
+	var lines []string
+	for line := range strings.Lines(trace) {
+		line = strings.TrimSuffix(line, "\n")
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "[G]: in function '"); ok && sandbox.IsInternal(name) {
+			continue
+		}
+		if len(lines) == maxTraceFrames+1 {
+			lines = append(lines, "\t...")
+			break
+		}
+		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n")
 }

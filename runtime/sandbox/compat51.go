@@ -1,10 +1,6 @@
 package sandbox
 
-import (
-	"strings"
-
-	lua "github.com/yuin/gopher-lua"
-)
+import lua "github.com/yuin/gopher-lua"
 
 // Lua 5.1 library functions gopher-lua leaves out or gets wrong, which
 // scripts ported from stock Lua or OpenResty use: table.foreach,
@@ -105,7 +101,7 @@ func (w *envWalker) pair() (lua.LValue, lua.LValue) {
 		}
 		w.key = k
 		name, ok := k.(lua.LString)
-		if ok && strings.HasPrefix(string(name), internalPrefix) || w.env.RawGet(k) != lua.LNil {
+		if ok && IsInternal(string(name)) || w.env.RawGet(k) != lua.LNil {
 			continue // internal, or replaced by the run (already yielded)
 		}
 		return k, v

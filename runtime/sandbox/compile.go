@@ -664,10 +664,15 @@ func (r *rewriter) expr(e ast.Expr) ast.Expr {
 	return e
 }
 
+// IsInternal reports whether name is one of the functions Compile's rewrites
+// call (the .. operator, for bounds): tracebacks leave them out, as they are
+// dialua's, not the script's.
+func IsInternal(name string) bool { return strings.HasPrefix(name, internalPrefix) }
+
 // reserved refuses a script's own use of the names of the rewrites' helpers,
 // which would change what .. or a for loop does, or show dialua's insides.
 func (r *rewriter) reserved(name string, line int) {
-	if r.err == nil && strings.HasPrefix(name, internalPrefix) {
+	if r.err == nil && IsInternal(name) {
 		r.err = &CompileError{Line: line, Message: "names starting with " + internalPrefix + " are reserved"}
 	}
 }
