@@ -144,9 +144,12 @@ func New(cfg Config) *Server {
 		ReadBufferSize:        cfg.MaxHeaderBytes,
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		CloseOnShutdown:       true,
-		Logger:                fasthttpLogger{cfg.Logger},
-		ErrorHandler:          s.protocolError,
+		// The handler reads multipart bodies itself, within its own limits
+		// (multipart.go), and only for script requests.
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{cfg.Logger},
+		ErrorHandler:                 s.protocolError,
 	}
 	return s
 }
@@ -203,13 +206,20 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		reply(ctx, fasthttp.StatusMethodNotAllowed, protocol.Empty)
 		return
 	}
-	if post && !formBody(ctx) {
-		reply(ctx, fasthttp.StatusUnsupportedMediaType, protocol.Empty)
-		return
+	form, boundary := bodyURLForm, ""
+	if post {
+		if form, boundary = postForm(ctx); form == bodyRefused {
+			reply(ctx, fasthttp.StatusUnsupportedMediaType, protocol.Empty)
+			return
+		}
 	}
-	if !ex.fill(ctx, raw, post) {
-		ex.req = protocol.Request{} // not a script path: the log shows the path as sent
-		reply(ctx, fasthttp.StatusBadRequest, protocol.Empty)
+	if err := ex.fill(ctx, raw, post, form, boundary, s.cfg.MaxBodyBytes); err != nil {
+		ex.req = protocol.Request{} // the log shows the path as sent
+		status := fasthttp.StatusBadRequest
+		if errors.Is(err, errTooManyParts) {
+			status = fasthttp.StatusRequestEntityTooLarge
+		}
+		reply(ctx, status, protocol.Empty)
 		return
 	}
 	if s.cfg.Auth != nil && !s.authorize(ctx, ex, raw) {
@@ -273,45 +283,32 @@ func (s *Server) observe(ctx *fasthttp.RequestCtx, ex *exchange, start time.Time
 	s.cfg.Observer.RequestDone(ex.req.Tenant, ctx.Response.StatusCode(), string(event), time.Since(start))
 }
 
-// formBody reports whether a POST body can be read as a form: it must say
-// application/x-www-form-urlencoded, or say nothing (some IVRs send no
-// Content-Type; the body is read as a form then).
-func formBody(ctx *fasthttp.RequestCtx) bool {
-	ct := ctx.Request.Header.ContentType()
-	if len(ct) == 0 {
-		ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
-		return true
-	}
-	const form = "application/x-www-form-urlencoded"
-	if len(ct) < len(form) {
-		return false
-	}
-	for i := 0; i < len(form); i++ {
-		c := ct[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != form[i] {
-			return false
-		}
-	}
-	return len(ct) == len(form) || ct[len(form)] == ';' || ct[len(form)] == ' '
-}
+var errBadPath = errors.New("not a script path")
 
 // fill copies the path and parameters out of fasthttp's buffers (which are
-// reused after the handler returns) into one string, and reports whether the
-// path is a valid script path. Query parameters come first, then the body's,
-// so a body value overrides a query value of the same name.
-func (ex *exchange) fill(ctx *fasthttp.RequestCtx, path []byte, post bool) bool {
+// reused after the handler returns) into one string, and fails with
+// errBadPath when the path is not a valid script path, or with the
+// multipart parser's error. Parameters keep the order they were sent in,
+// the query's first, then the body's (a URL-encoded form or a multipart
+// one): protocol.Request.Get takes the last of a repeated name, so a body
+// value overrides the query's and a later repeat an earlier one, as PHP's
+// $_REQUEST does.
+func (ex *exchange) fill(ctx *fasthttp.RequestCtx, path []byte, post bool, form bodyForm, boundary string, maxBody int) error {
 	if len(path) < 2 || path[0] != '/' {
-		return false
+		return errBadPath
 	}
 	ex.raw = append(ex.raw[:0], path...)
 	ex.spans = ex.spans[:0]
 	for k, v := range ctx.QueryArgs().All() {
 		ex.add(k, v)
 	}
-	if post {
+	switch {
+	case !post:
+	case form == bodyMultipart:
+		if err := ex.addMultipart(ctx.PostBody(), boundary, maxBody); err != nil {
+			return err
+		}
+	default:
 		for k, v := range ctx.PostArgs().All() {
 			ex.add(k, v)
 		}
@@ -337,7 +334,10 @@ func (ex *exchange) fill(ctx *fasthttp.RequestCtx, path []byte, post bool) bool 
 		method = fasthttp.MethodPost
 	}
 	ex.req = protocol.Request{Method: method, Path: p, Tenant: tenant, Script: script, Params: ex.params}
-	return engine.ValidScriptPath(tenant, script)
+	if !engine.ValidScriptPath(tenant, script) {
+		return errBadPath
+	}
+	return nil
 }
 
 func (ex *exchange) add(k, v []byte) {
