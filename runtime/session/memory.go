@@ -215,6 +215,13 @@ func (m *Memory) Delete(ctx context.Context, k Key, field string) error {
 		s.bytes -= n
 		m.charge(k.Tenant, -n)
 	}
+	if len(s.fields) == 0 {
+		// As Redis drops an empty hash: otherwise a tenant store key set
+		// and deleted would hold its overhead until its TTL, up to 30 days,
+		// and a loop over fresh keys could fill the tenant's quota with
+		// nothing.
+		m.remove(k, s)
+	}
 	return nil
 }
 

@@ -20,7 +20,7 @@ func TestMemoryQuotasKeepTenantsApart(t *testing.T) {
 	// One call cannot pass its session limit.
 	var err error
 	for i := 0; i < 10 && err == nil; i++ {
-		err = m.Set(ctx, Key{"evil", "c0"}, "f"+string(rune('a'+i)), big, time.Hour)
+		err = m.Set(ctx, Key{Tenant: "evil", CallID: "c0"}, "f"+string(rune('a'+i)), big, time.Hour)
 	}
 	if !errors.Is(err, ErrSessionFull) {
 		t.Errorf("filling one session: %v, want ErrSessionFull", err)
@@ -28,7 +28,7 @@ func TestMemoryQuotasKeepTenantsApart(t *testing.T) {
 	// Many calls cannot pass the tenant's quota...
 	err = nil
 	for c := 1; c < 100 && err == nil; c++ {
-		err = m.Set(ctx, Key{"evil", "c" + string(rune('0'+c%10)) + string(rune('a'+c/10))}, "f", big, time.Hour)
+		err = m.Set(ctx, Key{Tenant: "evil", CallID: "c" + string(rune('0'+c%10)) + string(rune('a'+c/10))}, "f", big, time.Hour)
 	}
 	if !errors.Is(err, ErrTenantQuota) {
 		t.Errorf("filling the tenant: %v, want ErrTenantQuota", err)
@@ -56,7 +56,7 @@ func TestMemoryTTLReleasesBytes(t *testing.T) {
 	defer m.Close()
 	now := time.Now()
 	m.now = func() time.Time { return now }
-	k := Key{"a", "c"}
+	k := Key{Tenant: "a", CallID: "c"}
 	if _, err := m.Incr(context.Background(), k, "n", 2, time.Minute); err != nil {
 		t.Fatal(err)
 	}

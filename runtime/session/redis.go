@@ -19,7 +19,9 @@ import (
 
 // Redis keeps sessions in Redis, one hash per call (dialua:s:<tenant>:<CallID>)
 // with a TTL renewed on every write, so every dialua node behind a load
-// balancer sees the same call. While Redis is unreachable, calls fail fast
+// balancer sees the same call. A tenant store key (Values) is a hash of its
+// own, dialua:k:<tenant>:<key>, with one field, under the same breakers and
+// quotas. While Redis is unreachable, calls fail fast
 // with an error the script can handle; the client reconnects by itself.
 //
 // # Failing fast without letting one tenant switch Redis off
@@ -56,8 +58,8 @@ import (
 // sessionOverhead per session), atomically inside the Lua scripts that
 // write. Besides the session hashes, the store keeps four bookkeeping keys:
 //
-//	dialua:exp    sorted set: <tenant>\0<CallID> -> the session's expiry (ms, Redis clock)
-//	dialua:bytes  hash: <tenant>\0<CallID> -> bytes the session holds
+//	dialua:exp    sorted set: <tenant>\0<CallID> (or <tenant>\1<key>) -> the session's expiry (ms, Redis clock)
+//	dialua:bytes  hash: <tenant>\0<CallID> (or <tenant>\1<key>) -> bytes the session holds
 //	dialua:use    hash: <tenant> -> bytes the tenant's sessions hold
 //	dialua:total  string: bytes all sessions hold
 //
@@ -332,11 +334,24 @@ func isTimeout(err error) bool {
 		errors.As(err, &ne) && ne.Timeout()
 }
 
-func redisKey(k Key) string { return "dialua:s:" + k.Tenant + ":" + k.CallID }
+// redisKey is the hash of a session (dialua:s:) or of a tenant store key
+// (dialua:k:); a tenant name holds no ':', so the next one ends it.
+func redisKey(k Key) string {
+	if k.Kind == TenantKey {
+		return "dialua:k:" + k.Tenant + ":" + k.CallID
+	}
+	return "dialua:s:" + k.Tenant + ":" + k.CallID
+}
 
-// member names a session in the bookkeeping keys; tenant names (folder
-// names) never hold a NUL, so the first one ends the tenant.
-func member(k Key) string { return k.Tenant + "\x00" + k.CallID }
+// member names a session (tenant NUL CallID) or a tenant store key (tenant
+// \x01 key) in the bookkeeping keys; tenant names (folder names) hold
+// neither byte, so the first of them ends the tenant and says the kind.
+func member(k Key) string {
+	if k.Kind == TenantKey {
+		return k.Tenant + "\x01" + k.CallID
+	}
+	return k.Tenant + "\x00" + k.CallID
+}
 
 func bookKeys(k Key) []string { return []string{redisKey(k), keyExp, keyBytes, keyUse, keyTotal} }
 
@@ -391,7 +406,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- hashes expired at their score; 10 ms of slack keeps clear of the moment
 -- itself.
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - 10), 'LIMIT', 0, tonumber(ARGV[13]))) do
-  local i = string.find(m, '\0', 1, true)
+  local i = string.find(m, '[%z\1]')
   if i then release(m, string.sub(m, 1, i - 1)) else redis.call('ZREM', KEYS[2], m) end
 end
 

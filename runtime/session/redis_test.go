@@ -48,14 +48,14 @@ func TestRedisQuotasKeepTenantsApart(t *testing.T) {
 	big := "s:" + strings.Repeat("x", 4000)
 	var err error
 	for i := 0; i < 10 && err == nil; i++ {
-		err = st.Set(ctx, Key{"evil", "c0"}, "f"+string(rune('a'+i)), big, time.Hour)
+		err = st.Set(ctx, Key{Tenant: "evil", CallID: "c0"}, "f"+string(rune('a'+i)), big, time.Hour)
 	}
 	if !errors.Is(err, ErrSessionFull) {
 		t.Errorf("filling one session: %v, want ErrSessionFull", err)
 	}
 	err = nil
 	for c := 1; c < 100 && err == nil; c++ {
-		err = st.Set(ctx, Key{"evil", "c" + string(rune('0'+c%10)) + string(rune('a'+c/10))}, "f", big, time.Hour)
+		err = st.Set(ctx, Key{Tenant: "evil", CallID: "c" + string(rune('0'+c%10)) + string(rune('a'+c/10))}, "f", big, time.Hour)
 	}
 	if !errors.Is(err, ErrTenantQuota) {
 		t.Errorf("filling the tenant: %v, want ErrTenantQuota", err)
@@ -78,10 +78,10 @@ func TestRedisQuotasKeepTenantsApart(t *testing.T) {
 	}
 	// Overwriting a field with a shorter value frees room: the big write
 	// the full session refused fits once one big value is replaced.
-	if err := st.Set(ctx, Key{"evil", "c0"}, "fa", "s:", time.Hour); err != nil {
+	if err := st.Set(ctx, Key{Tenant: "evil", CallID: "c0"}, "fa", "s:", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Set(ctx, Key{"evil", "c0"}, "fc", big, time.Hour); err != nil {
+	if err := st.Set(ctx, Key{Tenant: "evil", CallID: "c0"}, "fc", big, time.Hour); err != nil {
 		t.Errorf("write after shrinking a full session: %v", err)
 	}
 }
@@ -94,7 +94,7 @@ func TestRedisCountsLikeMemory(t *testing.T) {
 	defer m.Close()
 	ctx := context.Background()
 	for _, s := range []Store{st, m} {
-		a, b := Key{"t", "a"}, Key{"t", "b"}
+		a, b := Key{Tenant: "t", CallID: "a"}, Key{Tenant: "t", CallID: "b"}
 		s.Set(ctx, a, "name", "s:Alice", time.Hour)
 		s.Set(ctx, a, "name", "s:Bob", time.Hour)
 		s.Incr(ctx, a, "n", 5, time.Hour)
@@ -109,9 +109,9 @@ func TestRedisCountsLikeMemory(t *testing.T) {
 	}
 	// Deleting a session's last field drops the hash in Redis, so its
 	// overhead comes back too.
-	st.Delete(ctx, Key{"t", "b"}, "stays")
-	st.Delete(ctx, Key{"t", "a"}, "name")
-	st.Delete(ctx, Key{"t", "a"}, "n")
+	st.Delete(ctx, Key{Tenant: "t", CallID: "b"}, "stays")
+	st.Delete(ctx, Key{Tenant: "t", CallID: "a"}, "name")
+	st.Delete(ctx, Key{Tenant: "t", CallID: "a"}, "n")
 	if u := usage(t, st, "t"); u != 0 {
 		t.Errorf("every field deleted, still %d bytes counted", u)
 	}
@@ -127,7 +127,7 @@ func TestRedisUsageComesBackAfterExpiry(t *testing.T) {
 	var err error
 	n := 0
 	for ; n < 10 && err == nil; n++ {
-		err = st.Set(ctx, Key{"a", "old" + string(rune('0'+n))}, "f", big, 500*time.Millisecond)
+		err = st.Set(ctx, Key{Tenant: "a", CallID: "old" + string(rune('0'+n))}, "f", big, 500*time.Millisecond)
 	}
 	if !errors.Is(err, ErrTenantQuota) {
 		t.Fatalf("filling the tenant: %v", err)
@@ -135,21 +135,21 @@ func TestRedisUsageComesBackAfterExpiry(t *testing.T) {
 	// Another tenant takes the rest of the total: the store is full.
 	err = nil
 	for i := 0; i < 10 && err == nil; i++ {
-		err = st.Set(ctx, Key{"b", "c" + string(rune('0'+i))}, "f", big, 500*time.Millisecond)
+		err = st.Set(ctx, Key{Tenant: "b", CallID: "c" + string(rune('0'+i))}, "f", big, 500*time.Millisecond)
 	}
 	if !errors.Is(err, ErrStoreFull) {
 		t.Fatalf("filling the store: %v, want ErrStoreFull", err)
 	}
 	time.Sleep(700 * time.Millisecond)
 	for _, tenant := range []string{"a", "b"} {
-		if err := st.Set(ctx, Key{tenant, "new"}, "f", big, time.Hour); err != nil {
+		if err := st.Set(ctx, Key{Tenant: tenant, CallID: "new"}, "f", big, time.Hour); err != nil {
 			t.Errorf("tenant %s after its sessions expired: %v", tenant, err)
 		}
 		if u, want := usage(t, st, tenant), int64(sessionOverhead+fieldOverhead+1+len(big)); u != want {
 			t.Errorf("tenant %s counted for %d bytes after expiry, want %d (its one live session)", tenant, u, want)
 		}
 	}
-	if v, ok, _ := st.Get(ctx, Key{"a", "old0"}, "f"); ok {
+	if v, ok, _ := st.Get(ctx, Key{Tenant: "a", CallID: "old0"}, "f"); ok {
 		t.Errorf("an expired session still answers %.10q", v)
 	}
 }
@@ -163,7 +163,7 @@ func TestRedisCountsSessionsFromBefore(t *testing.T) {
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer c.Close()
-	k := Key{"t", "legacy"}
+	k := Key{Tenant: "t", CallID: "legacy"}
 	if err := c.HSet(ctx, redisKey(k), "a", "s:12345", "bb", "n:1").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestRedisCallerDeadlineIsNotAFailure(t *testing.T) {
 	resume := r.Hang()
 	for _, tenant := range []string{"a", "b", "c", "d"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-		err := st.Set(ctx, Key{tenant, "c"}, "f", "s:v", time.Hour)
+		err := st.Set(ctx, Key{Tenant: tenant, CallID: "c"}, "f", "s:v", time.Hour)
 		cancel()
 		if err == nil {
 			t.Fatal("a write to a hung Redis succeeded")
@@ -194,7 +194,7 @@ func TestRedisCallerDeadlineIsNotAFailure(t *testing.T) {
 	}
 	resume()
 	for _, tenant := range []string{"a", "e"} {
-		if err := st.Set(context.Background(), Key{tenant, "c"}, "f", "s:v", time.Hour); err != nil {
+		if err := st.Set(context.Background(), Key{Tenant: tenant, CallID: "c"}, "f", "s:v", time.Hour); err != nil {
 			t.Errorf("tenant %s after other runs' deadlines fired mid-call: %v", tenant, err)
 		}
 	}
@@ -208,23 +208,23 @@ func TestRedisTenantBreaker(t *testing.T) {
 	ctx := context.Background()
 	resume := r.Hang()
 	begin := time.Now()
-	if err := st.Set(ctx, Key{"slow", "c"}, "f", "s:v", time.Hour); err == nil {
+	if err := st.Set(ctx, Key{Tenant: "slow", CallID: "c"}, "f", "s:v", time.Hour); err == nil {
 		t.Fatal("a write to a hung Redis succeeded")
 	}
 	if d := time.Since(begin); d > 400*time.Millisecond {
 		t.Errorf("a call to a hung Redis took %v", d)
 	}
 	resume()
-	if err := st.Set(ctx, Key{"other", "c"}, "f", "s:v", time.Hour); err != nil {
+	if err := st.Set(ctx, Key{Tenant: "other", CallID: "c"}, "f", "s:v", time.Hour); err != nil {
 		t.Errorf("another tenant after one tenant's timeout: %v", err)
 	}
 	begin = time.Now()
-	err := st.Set(ctx, Key{"slow", "c"}, "f", "s:v", time.Hour)
+	err := st.Set(ctx, Key{Tenant: "slow", CallID: "c"}, "f", "s:v", time.Hour)
 	if !errors.Is(err, errTenantOpen) || time.Since(begin) > 20*time.Millisecond {
 		t.Errorf("the timed-out tenant's next call: %v after %v, want it to fail at once", err, time.Since(begin))
 	}
 	if d, ok := eventually(3*time.Second, func() bool {
-		return st.Set(ctx, Key{"slow", "c"}, "f", "s:v", time.Hour) == nil
+		return st.Set(ctx, Key{Tenant: "slow", CallID: "c"}, "f", "s:v", time.Hour) == nil
 	}); !ok {
 		t.Errorf("the tenant's breaker did not close in %v", d)
 	}
@@ -238,19 +238,19 @@ func TestRedisGlobalBreaker(t *testing.T) {
 	ctx := context.Background()
 	resume := r.Hang()
 	for _, tenant := range []string{"a", "b", "c"} {
-		if _, _, err := st.Get(ctx, Key{tenant, "c"}, "f"); err == nil {
+		if _, _, err := st.Get(ctx, Key{Tenant: tenant, CallID: "c"}, "f"); err == nil {
 			t.Fatal("a read from a hung Redis succeeded")
 		}
 	}
 	begin := time.Now()
-	_, _, err := st.Get(ctx, Key{"fresh", "c"}, "f")
+	_, _, err := st.Get(ctx, Key{Tenant: "fresh", CallID: "c"}, "f")
 	if !errors.Is(err, errGlobalOpen) || time.Since(begin) > 20*time.Millisecond {
 		t.Errorf("a tenant that never timed out, with Redis hung: %v after %v, want at once", err, time.Since(begin))
 	}
 	resume()
 	for _, tenant := range []string{"a", "fresh"} {
 		if d, ok := eventually(3*time.Second, func() bool {
-			return st.Set(ctx, Key{tenant, "c"}, "f", "s:v", time.Hour) == nil
+			return st.Set(ctx, Key{Tenant: tenant, CallID: "c"}, "f", "s:v", time.Hour) == nil
 		}); !ok {
 			t.Errorf("tenant %s not served %v after Redis came back", tenant, d)
 		}
@@ -270,7 +270,7 @@ func TestRedisDownAndBackForEveryone(t *testing.T) {
 	tenants := 0
 	for ; tenants < st.opts.GlobalTenants+1 && !errors.Is(err, errGlobalOpen); tenants++ {
 		begin := time.Now()
-		err = st.Set(ctx, Key{"t" + string(rune('a'+tenants)), "c"}, "f", "s:v", time.Hour)
+		err = st.Set(ctx, Key{Tenant: "t" + string(rune('a'+tenants)), CallID: "c"}, "f", "s:v", time.Hour)
 		if err == nil || !strings.HasPrefix(err.Error(), errPrefix) {
 			t.Fatalf("with Redis down: %v", err)
 		}
@@ -284,7 +284,7 @@ func TestRedisDownAndBackForEveryone(t *testing.T) {
 	r.Up()
 	for _, tenant := range []string{"ta", "fresh"} {
 		if d, ok := eventually(5*time.Second, func() bool {
-			return st.Set(ctx, Key{tenant, "c"}, "f", "s:v", time.Hour) == nil
+			return st.Set(ctx, Key{Tenant: tenant, CallID: "c"}, "f", "s:v", time.Hour) == nil
 		}); !ok {
 			t.Errorf("tenant %s not served %v after Redis came back", tenant, d)
 		}
@@ -302,13 +302,13 @@ func TestRedisInFlightBudget(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); st.Get(ctx, Key{"busy", "c"}, "f") }()
+		go func() { defer wg.Done(); st.Get(ctx, Key{Tenant: "busy", CallID: "c"}, "f") }()
 	}
 	if _, ok := eventually(time.Second, func() bool { return st.tenant("busy", time.Now().UnixNano()).inflight.Load() == 2 }); !ok {
 		t.Fatal("the two calls never got in flight")
 	}
 	begin := time.Now()
-	if _, _, err := st.Get(ctx, Key{"busy", "c"}, "f"); !errors.Is(err, errBusy) || time.Since(begin) > 20*time.Millisecond {
+	if _, _, err := st.Get(ctx, Key{Tenant: "busy", CallID: "c"}, "f"); !errors.Is(err, errBusy) || time.Since(begin) > 20*time.Millisecond {
 		t.Errorf("a third call in flight: %v after %v, want errBusy at once", err, time.Since(begin))
 	}
 	wg.Wait()

@@ -2,6 +2,8 @@
 // per (tenant, CallID), shared by every request of the call and expired a
 // while after its last write. Two stores implement it: Memory, in-process,
 // the default; and Redis, for several dialua nodes behind a load balancer.
+// Values, the tenant-wide store that outlives calls, is built on the same
+// stores (values.go).
 //
 // Values are stored as strings with a one-letter type prefix (s: string,
 // n: number, b: boolean, t: JSON-encoded table) so both stores hold exactly
@@ -38,11 +40,23 @@ type Store interface {
 	Close() error
 }
 
-// Key names one call's session.
+// Key names one call's session, or with Kind TenantKey one entry of a
+// tenant's store (Values).
 type Key struct {
 	Tenant string
-	CallID string
+	CallID string // the call's CallID, or the store key's name
+	Kind   Kind
 }
+
+// Kind is the namespace a Key is in. A store implementation must keep the
+// kinds apart: a request's CallID is whatever the caller sent, so a session
+// whose CallID equals a store key's name must not reach that key.
+type Kind uint8
+
+const (
+	CallSession Kind = iota // a call's session (the zero value)
+	TenantKey               // one key of a tenant's store: one field, its own TTL
+)
 
 // Limits on what one session may hold, the same in every store.
 const (
