@@ -10,8 +10,10 @@ import (
 
 // Deps are what the standard modules are built with.
 type Deps struct {
-	// Sessions is the per-call session store; nil: every session call
-	// answers nil, "no session store configured".
+	// Sessions is the per-call session store, which also holds the store
+	// module's tenant keys (session.Values); nil: every session call
+	// answers nil, "no session store configured", and every store call
+	// nil, "no store configured".
 	Sessions session.Store
 	// SessionTTL is how long a call's session lives after its last write
 	// when the tenant's configuration does not say; default 1h.
@@ -43,7 +45,7 @@ func (d Deps) withDefaults() Deps {
 }
 
 // Standard returns dialua's modules, in a fresh list the caller may append
-// its own to: env, http, json, log, session.
+// its own to: env, http, json, log, session, store.
 func Standard(d Deps) []Module {
 	d = d.withDefaults()
 	return []Module{
@@ -52,5 +54,6 @@ func Standard(d Deps) []Module {
 		JSON(d.MaxString),
 		Log(),
 		Session(d.Sessions, d.SessionTTL),
+		Store(session.NewValues(d.Sessions)),
 	}
 }
