@@ -67,6 +67,7 @@ func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int, ob
 		req := &netguard.Request{Tenant: run.Request().Tenant, Method: method, URL: url, Header: http.Header{}}
 		timeout := defaultHTTPTimeout
 		req.Allow = cfg.HTTP.Allow
+		req.RootCAs, req.CAKey = cfg.HTTP.CA.Pool(), cfg.HTTP.CA.Key()
 		if cfg.HTTP.Timeout > 0 {
 			timeout = time.Duration(cfg.HTTP.Timeout)
 		}
@@ -91,6 +92,11 @@ func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int, ob
 		case *lua.LNilType:
 		case lua.LString:
 			req.Body = []byte(b)
+			if req.Header.Get("Content-Type") == "" {
+				// What PHP's curl sends for a string body, the usual
+				// port: "a=1&b=2".
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
 		case *lua.LTable:
 			enc, err := encodeJSON(run.Context(), b, null, maxString)
 			if err != nil {

@@ -12,6 +12,8 @@ package netguard
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +57,10 @@ type Request struct {
 	Header  http.Header
 	Body    []byte
 	MaxBody int64
+	// RootCAs are the roots to verify an HTTPS server with (nil: the
+	// system's), CAKey what tells them apart (tenant.CA.Key).
+	RootCAs *x509.CertPool
+	CAKey   string
 }
 
 // Response is what a script gets back.
@@ -86,7 +92,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", "dialua")
 	}
-	resp, err := c.client(r.Tenant, r.Allow).Do(req)
+	resp, err := c.client(r.Tenant, r.Allow, r.RootCAs, r.CAKey).Do(req)
 	if err != nil {
 		return nil, simplify(err)
 	}
@@ -126,8 +132,8 @@ func simplify(err error) error {
 }
 
 // client returns the tenant's pooled client for this allowlist.
-func (c *Client) client(tenant string, allow []string) *http.Client {
-	key := tenant + "\x00" + strings.Join(allow, "\x00")
+func (c *Client) client(tenant string, allow []string, roots *x509.CertPool, caKey string) *http.Client {
+	key := tenant + "\x00" + caKey + "\x00" + strings.Join(allow, "\x00")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if hc := c.pools[key]; hc != nil {
@@ -152,8 +158,10 @@ func (c *Client) client(tenant string, allow []string) *http.Client {
 		MaxIdleConnsPerHost:    4,
 		IdleConnTimeout:        60 * time.Second,
 		TLSHandshakeTimeout:    5 * time.Second,
-		ResponseHeaderTimeout:  30 * time.Second,
-		ForceAttemptHTTP2:      true,
+		// Certificates are always checked, against the tenant's roots.
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ResponseHeaderTimeout: 30 * time.Second,
+		ForceAttemptHTTP2:     true,
 	}
 	hc := &http.Client{
 		Transport: tr,

@@ -2,6 +2,7 @@ package netguard
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -396,18 +397,21 @@ func TestGuardTimeout(t *testing.T) {
 func TestGuardPoolsPerTenant(t *testing.T) {
 	c := New(Options{Dev: true})
 	allow := []string{"api.example.com"}
-	a, b := c.client("a", allow), c.client("b", allow)
+	a, b := c.client("a", allow, nil, ""), c.client("b", allow, nil, "")
 	if a == b {
 		t.Error("two tenants share one *http.Client")
 	}
 	if a.Transport == b.Transport {
 		t.Error("two tenants share one transport")
 	}
-	if c.client("a", allow) != a {
+	if c.client("a", allow, nil, "") != a {
 		t.Error("a tenant's client is not reused")
 	}
-	if c.client("a", []string{"other.example.com"}) == a {
+	if c.client("a", []string{"other.example.com"}, nil, "") == a {
 		t.Error("a changed allowlist reuses the client built for the old one")
+	}
+	if c.client("a", allow, x509.NewCertPool(), "ca1") == a {
+		t.Error("a changed http.ca reuses the client built without it")
 	}
 
 	// Real connections: tenant a's second request reuses its connection,

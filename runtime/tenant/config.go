@@ -64,6 +64,9 @@ type HTTP struct {
 	Allow   []string `yaml:"allow"`
 	Timeout Duration `yaml:"timeout"`  // per call; capped by the run's deadline; default 2s
 	MaxBody int64    `yaml:"max_body"` // response bytes; default 1 MiB
+	// CA adds certificates to trust for HTTPS calls (ca.go); under
+	// defaults it applies to every tenant that has none of its own.
+	CA CA `yaml:"ca"`
 }
 
 // File is the whole tenants file.
@@ -174,6 +177,9 @@ func (f *File) For(name string) *Config {
 	}
 	if t.HTTP.MaxBody != 0 {
 		c.HTTP.MaxBody = t.HTTP.MaxBody
+	}
+	if t.HTTP.CA.pool != nil {
+		c.HTTP.CA = t.HTTP.CA
 	}
 	if t.Session.TTL != 0 {
 		c.Session.TTL = t.Session.TTL

@@ -47,3 +47,18 @@ func TestStrictFile(t *testing.T) {
 		t.Errorf("effective config %+v", c)
 	}
 }
+
+// http.ca must be PEM certificates and nothing else.
+func TestHTTPCARefusesWhatIsNotACertificate(t *testing.T) {
+	for _, c := range []struct{ ca, want string }{
+		{`"not pem at all"`, "holds no PEM certificate"},
+		{"|\n        -----BEGIN PRIVATE KEY-----\n        AAAA\n        -----END PRIVATE KEY-----", `"PRIVATE KEY", not a CERTIFICATE`},
+		{"|\n        -----BEGIN CERTIFICATE-----\n        AAAA\n        -----END CERTIFICATE-----", "certificate 1 does not parse"},
+		{"[a, b]", "http.ca is PEM text"},
+	} {
+		_, err := Parse([]byte("tenants:\n  acme:\n    http:\n      ca: " + c.ca + "\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "line 4") {
+			t.Errorf("ca %s: %v, want %q at line 4", c.ca, err, c.want)
+		}
+	}
+}
