@@ -6,14 +6,23 @@
 -- the verification up once and keeps the expected code in the call's session.
 -- Then the IVR records the digits into `activationCode` and calls
 --   /demo/verify?activationCode=$activationCode
+--   number banned  -> say so, Hangup (whatever the digits)
 --   digits match   -> mark verified (IVR variable `verified`), Hangup
---   digits differ  -> count the miss in the session, Pause 5 (the IVR asks again)
---   third miss     -> mark the number banned, say so, Hangup
+--   digits differ  -> count the miss for the number, Pause 5 (the IVR asks again)
+--   third miss     -> the number is banned for a day: say so, Hangup
+-- Misses are counted per caller number (CallerIDNum, else the number the
+-- verification is for) in the tenant's store, across calls: three wrong codes
+-- within a day of each other, in one call or in several, ban the number for a
+-- day after the third. A right code does not wipe the earlier misses: with a
+-- two-digit code, guesses are what a ban is there to limit.
 -- Without a session (no CallID, store down) it looks the code up on every
--- request and counts misses in the IVR variable verify_attempts instead.
+-- request; with the store down it counts on from the `attempts` parameter
+-- (an IVR whose URL passes $verify_attempts there), and a ban lasts for the
+-- call.
 
 local VOICE = "Alice-8KHz"
 local MAX_MISSES = 3
+local DAY = 24 * 3600
 local data = require("verifications")
 
 local function pending_for_call()
@@ -42,7 +51,12 @@ if not code then
   return
 end
 
-if data.banned[phone] then
+local number = request.caller_id_num
+if number == nil or number == "" then number = phone end
+local misses_key = "verify:misses:" .. number
+
+-- A store that cannot answer bans nobody: the call's own count still does.
+if data.banned[number] or data.banned[phone] or (tonumber(store.get(misses_key)) or 0) >= MAX_MISSES then
   response:play_tts{"This number is blocked. Try again tomorrow.", voice = VOICE}
   response:hangup()
   return
@@ -54,7 +68,7 @@ if request.params.activationCode == code then
   return
 end
 
-local misses = session.incr("misses")
+local misses = store.incr(misses_key, 1, DAY)
 if not misses then
   misses = (tonumber(request.params.attempts) or 0) + 1
 end
