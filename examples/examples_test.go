@@ -50,10 +50,13 @@ tenants:
 	}
 	total := 0
 	for _, f := range files {
-		results, err := ivr.RunSuite(context.Background(), f, ivr.Options{BaseURL: lb.URL})
+		results, warnings, err := ivr.RunSuite(context.Background(), f, ivr.Options{BaseURL: lb.URL, Strict: true})
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
+		}
+		for _, w := range warnings {
+			t.Errorf("bundled example has a warning: %s", w)
 		}
 		for _, r := range results {
 			total++

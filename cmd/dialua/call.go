@@ -27,8 +27,12 @@ func callCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&caller.Extension, "caller-extension", "", "calling extension (internal calls)")
 	fs.StringVar(&caller.CallID, "call-id", "", "CallID to send (default: random)")
 	fs.StringVar(&caller.CallAPIID, "call-api-id", "", "CallAPIID to send")
+	fs.StringVar(&caller.Status, "status", "", "how the call turns out: ANSWER (default), or BUSY, NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL for a call never answered")
+	var opts ivr.Options
+	fs.StringVar(&opts.Entry, "entry", "", "start the call in this context instead of the IVR's entry")
+	fs.BoolVar(&opts.Strict, "strict", false, "end the call with an error when a 200 answer is not XML (default: a warning, and the call carries on)")
 	asJSON := fs.Bool("json", false, "print the transcript as JSON")
-	const usage = "usage: dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [flags]\n\nWalks one simulated call through the IVR and prints its transcript.\n"
+	const usage = "usage: dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [flags]\n\nWalks one simulated call through the IVR and prints its transcript.\nKEYS are 0-9, *, # (or the words star and hash), _ for a silence and ! for the caller hanging up.\n"
 	pos, code, done := parseArgs(fs, "call", args, usage, stdout, stderr)
 	if done {
 		return code
@@ -42,13 +46,27 @@ func callCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dialua call: %v\n", err)
 		return 2
 	}
+	for _, w := range def.Warnings {
+		fmt.Fprintf(stderr, "dialua call: warning: %s: %s\n", *ivrFile, w)
+	}
+	if err := caller.Check(); err != nil {
+		fmt.Fprintf(stderr, "dialua call: --digits or --status: %v\n", err)
+		return 2
+	}
+	if opts.Entry != "" {
+		if cx := def.Contexts[opts.Entry]; cx == nil || cx.Options["start"] == nil {
+			fmt.Fprintf(stderr, "dialua call: --entry %s: the IVR has no such context with a start option\n", opts.Entry)
+			return 2
+		}
+	}
 	url, stop, err := target(*base, *scripts, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "dialua call: %v\n", err)
 		return 2
 	}
 	defer stop()
-	tr := ivr.Run(context.Background(), def, caller, ivr.Options{BaseURL: url})
+	opts.BaseURL = url
+	tr := ivr.Run(context.Background(), def, caller, opts)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

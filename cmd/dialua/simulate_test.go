@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -20,7 +23,7 @@ func TestCallPrintsTranscript(t *testing.T) {
 		"caller presses 9",
 		`set subscription = "934924"`,
 		"request GET http://127.0.0.1:",
-		"/demo/support?subscription_code=934924&CallFlow=IN&CallID=abc123&",
+		"/demo/support?subscription_code=934924&CallID=abc123&CallerIDNum=0040741234567&CallerIDName=&",
 		"CallID=abc123",
 		`say "Thank you, Alice Martin. Connecting you to gold support."`,
 		"jump to QueueGold/start",
@@ -136,5 +139,51 @@ scenarios:
 	}
 	if r := runDialua(t, dir, "test", "nothing-here"); r.code != 2 {
 		t.Errorf("missing path: exit %d, want 2", r.code)
+	}
+}
+
+func TestCallEntryStatusAndStrict(t *testing.T) {
+	// --entry skips the language menu: 1 at the main menu is sales.
+	r := runDialua(t, "../..", "call", "--ivr", "examples/routing/routing.ivr.yaml", "--entry", "MainMenu", "--digits", "1")
+	if r.code != 0 || strings.Contains(r.stdout, "press-1-english-2-french") || !strings.Contains(r.stdout, "MainMenu/start/1") {
+		t.Errorf("--entry MainMenu: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runDialua(t, "../..", "call", "--ivr", "examples/routing/routing.ivr.yaml", "--entry", "Nowhere")
+	if r.code != 2 || !strings.Contains(r.stderr, "--entry Nowhere") {
+		t.Errorf("--entry Nowhere: exit %d, stderr %q; want 2 and the flag named", r.code, r.stderr)
+	}
+	r = runDialua(t, "../..", "call", "--ivr", "examples/support/support.ivr.yaml", "--status", "busy")
+	if r.code != 0 || !strings.Contains(r.stdout, "outcome: unanswered BUSY") || !strings.Contains(r.stdout, "CallStatus=BUSY") {
+		t.Errorf("--status busy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runDialua(t, "../..", "call", "--ivr", "examples/support/support.ivr.yaml", "--digits", "12x")
+	if r.code != 2 || !strings.Contains(r.stderr, `"x" is not a key`) {
+		t.Errorf("--digits 12x: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// A server that answers plain text: a warning by default, an error
+	// with --strict.
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "Database error, please try later")
+	}))
+	defer plain.Close()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"plain.ivr.yaml": "contexts:\n  A:\n    start:\n      - interactive: /x\n      - play: after\n"})
+	r = runDialua(t, dir, "call", "--ivr", "plain.ivr.yaml", "--url", plain.URL)
+	if r.code != 0 || !strings.Contains(r.stdout, "WARNING the answer is not XML") || !strings.Contains(r.stdout, "play sound after") {
+		t.Errorf("plain-text answer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runDialua(t, dir, "call", "--ivr", "plain.ivr.yaml", "--url", plain.URL, "--strict")
+	if r.code != 1 || !strings.Contains(r.stdout, "outcome: error") || strings.Contains(r.stdout, "play sound after") {
+		t.Errorf("plain-text answer with --strict: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestCallWarnsOfCommentedHash(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"hash.ivr.yaml": "contexts:\n  A:\n    start:\n      - menu\n    \"1\":\n      - play: one\n    #:\n      - play: hash\n"})
+	r := runDialua(t, dir, "call", "--ivr", "hash.ivr.yaml", "--url", "http://127.0.0.1:1", "--digits", "1")
+	if !strings.Contains(r.stderr, "warning: hash.ivr.yaml: line 7: #: is a YAML comment") {
+		t.Errorf("no warning for #: on stderr: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -16,6 +16,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	base, scripts := serverFlags(fs)
 	verbose := fs.Bool("v", false, "print the transcript of every scenario, not only of failures")
+	strict := fs.Bool("strict", false, "a 200 answer that is not XML fails the scenario (default: a warning, and the call carries on)")
 	const usage = "usage: dialua test [--url BASE] [--scripts DIR] [-v] [PATH...]\n\nRuns every *.test.yaml file under the PATHs (default ./examples).\n"
 	paths, code, done := parseArgs(fs, "test", args, usage, stdout, stderr)
 	if done {
@@ -41,7 +42,10 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	passed, failed := 0, 0
 	for _, f := range files {
-		results, err := ivr.RunSuite(context.Background(), f, ivr.Options{BaseURL: url})
+		results, warnings, err := ivr.RunSuite(context.Background(), f, ivr.Options{BaseURL: url, Strict: *strict})
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "dialua test: warning: %s\n", w)
+		}
 		if err != nil {
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", f, err)
 			failed++

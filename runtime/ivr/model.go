@@ -7,13 +7,14 @@ package ivr
 
 import (
 	"fmt"
-	"github.com/dialua/dialua/runtime/internal/strictyaml"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/dialua/dialua/runtime/internal/strictyaml"
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -35,6 +36,10 @@ type IVR struct {
 	MaxSteps int `yaml:"max_steps"`
 	// Timeout is the Call Interactive request timeout in seconds; default 5.
 	Timeout float64 `yaml:"timeout"`
+
+	// Warnings are mistakes Parse suspects but cannot prove (an unquoted
+	// #: that YAML read as a comment), each with its line.
+	Warnings []string `yaml:"-"`
 }
 
 // Events are the optional call-event URLs.
@@ -59,19 +64,46 @@ type Context struct {
 }
 
 // UnmarshalYAML reads a context: a map from option name to action list.
+// The options star and hash are * and # (which YAML needs quoted).
 func (c *Context) UnmarshalYAML(n *yaml.Node) error {
-	var m map[string][]Action
-	if err := n.Decode(&m); err != nil {
-		return err
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a context is a mapping of options (start, timeout, invalid, 0-9, \"*\", \"#\") to lists of actions", n.Line)
 	}
-	for opt := range m {
+	m := map[string][]Action{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		opt := keyWord(k.Value)
 		if !protocol.ValidOption(opt) {
-			return fmt.Errorf("line %d: option %q is not start, timeout, invalid, 0-9, * or #", n.Line, opt)
+			return fmt.Errorf("line %d: option %q is not start, timeout, invalid, 0-9, \"*\" (star) or \"#\" (hash)", k.Line, k.Value)
 		}
+		if _, dup := m[opt]; dup {
+			return fmt.Errorf("line %d: option %s is given twice", k.Line, opt)
+		}
+		var acts []Action
+		if v.Kind != yaml.SequenceNode && !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+			return fmt.Errorf("line %d: %s: option %s takes a list of actions (- play: ..., - hangup)", v.Line, k.Value, k.Value)
+		}
+		if err := v.Decode(&acts); err != nil {
+			return err
+		}
+		m[opt] = acts
 	}
 	c.Options = m
 	return nil
 }
+
+// keyWord reads star and hash as the keys * and #.
+func keyWord(s string) string {
+	switch strings.ToLower(s) {
+	case "star":
+		return "*"
+	case "hash":
+		return "#"
+	}
+	return s
+}
+
+var lineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // Action kinds.
 const (
@@ -141,7 +173,13 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 	var err error
 	strict := func(dst any) error {
 		if err := strictyaml.DecodeNode(v, dst); err != nil {
-			return fmt.Errorf("line %d: %s: %v", v.Line, a.Kind, err)
+			// "line 4: digits: ..." becomes "line 4: record: digits: ...".
+			msg := err.Error()
+			line := fmt.Sprintf("line %d", v.Line)
+			if m := lineRe.FindStringSubmatch(msg); m != nil {
+				line, msg = "line "+m[1], m[2]
+			}
+			return fmt.Errorf("%s: %s: %s", line, a.Kind, msg)
 		}
 		return nil
 	}
@@ -172,7 +210,7 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 		err = strict(&p)
 		a.Var, a.Digits, a.Finish, a.Wait = p.Var, p.Digits, "#", 5
 		if p.Finish != nil {
-			a.Finish = *p.Finish
+			a.Finish = keyWord(*p.Finish)
 		}
 		if p.Timeout != nil {
 			a.Wait = *p.Timeout
@@ -210,7 +248,7 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 			Priority        int
 		}
 		err = strict(&p)
-		a.Context, a.Option, a.Priority = p.Context, p.Option, p.Priority
+		a.Context, a.Option, a.Priority = p.Context, keyWord(p.Option), p.Priority
 	case ActPause:
 		err = strict(&a.Seconds)
 	case ActTransfer, ActQueue:
@@ -244,6 +282,7 @@ func Parse(b []byte) (*IVR, error) {
 	if err := ivr.check(); err != nil {
 		return nil, err
 	}
+	ivr.Warnings = commentWarnings(b, "finish", "option")
 	return &ivr, nil
 }
 

@@ -15,6 +15,9 @@ import (
 type SuiteFile struct {
 	IVR       string     `yaml:"ivr"` // path relative to this file
 	Scenarios []Scenario `yaml:"scenarios"`
+	// Warnings are suspected mistakes in this file and in its IVR's, each
+	// with the file and line.
+	Warnings []string `yaml:"-"`
 }
 
 // Scenario is one simulated call and what must come of it.
@@ -69,18 +72,31 @@ func LoadSuite(path string) (*SuiteFile, *IVR, error) {
 	if len(s.Scenarios) == 0 {
 		return nil, nil, fmt.Errorf("%s: no scenarios", path)
 	}
-	ivr, err := Load(filepath.Join(filepath.Dir(path), s.IVR))
+	for i, sc := range s.Scenarios {
+		if err := sc.Caller.Check(); err != nil {
+			return nil, nil, fmt.Errorf("%s: scenario %d (%s): %v", path, i+1, sc.Name, err)
+		}
+	}
+	for _, w := range commentWarnings(b, "digits") {
+		s.Warnings = append(s.Warnings, path+": "+w)
+	}
+	ivrPath := filepath.Join(filepath.Dir(path), s.IVR)
+	ivr, err := Load(ivrPath)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, w := range ivr.Warnings {
+		s.Warnings = append(s.Warnings, ivrPath+": "+w)
 	}
 	return &s, ivr, nil
 }
 
-// RunSuite runs every scenario of a file.
-func RunSuite(ctx context.Context, path string, opts Options) ([]Result, error) {
+// RunSuite runs every scenario of a file, and returns the file's warnings
+// (SuiteFile.Warnings) with the results.
+func RunSuite(ctx context.Context, path string, opts Options) ([]Result, []string, error) {
 	s, ivr, err := LoadSuite(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Result
 	for i, sc := range s.Scenarios {
@@ -91,7 +107,7 @@ func RunSuite(ctx context.Context, path string, opts Options) ([]Result, error) 
 		tr := Run(ctx, ivr, sc.Caller, opts)
 		out = append(out, Result{File: path, Name: name, Transcript: tr, Diffs: sc.Expect.check(tr)})
 	}
-	return out, nil
+	return out, s.Warnings, nil
 }
 
 // check compares a transcript with the expectations.

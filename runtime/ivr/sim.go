@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +28,11 @@ type Caller struct {
 	Digits    string `yaml:"digits" json:"digits,omitempty"`
 	CallID    string `yaml:"call_id" json:"call_id,omitempty"`         // default: random
 	CallAPIID string `yaml:"call_api_id" json:"call_api_id,omitempty"` // for calls started through the call-control API
+	// Status is how the call turns out: ANSWER (the default) walks the IVR;
+	// BUSY, NOANSWER, CANCEL, CONGESTION or CHANUNAVAIL is a call that is
+	// never answered: the Dial-In or Dial-Out event is sent, then the
+	// Hangup event with that CallStatus, and nothing in between.
+	Status string `yaml:"status" json:"status,omitempty"`
 }
 
 // Options say where the server is and how to reach it.
@@ -34,8 +41,18 @@ type Options struct {
 	BaseURL string
 	// Client sends the requests; default: a client with the IVR's timeout.
 	Client *http.Client
-	// CallTimeout bounds the whole call in real time; default 5 minutes.
+	// CallTimeout bounds the whole call in real time; default 5 minutes
+	// (30 for a live call, where a person presses the keys).
 	CallTimeout time.Duration
+	// Entry starts the call in this context instead of the IVR's entry.
+	Entry string
+	// Strict makes a 200 answer whose body is not XML end the call as an
+	// error; by default it is a warning and the IVR carries on, as a real
+	// one does with a PHP warning for an answer.
+	Strict bool
+	// OnStep, when set, sees every step as it is added to the transcript,
+	// on the goroutine that walks the call.
+	OnStep func(Step)
 }
 
 // Bounds that keep a hostile or broken server from making the simulator
@@ -71,13 +88,19 @@ const (
 	EndEnded    = "ended"    // the option ran out of actions, or no input and no timeout option
 	EndError    = "error"    // the server's answer broke the protocol
 	EndLoop     = "loop"     // the loop guard stopped the call
+	// EndUnanswered: the caller model's status says the call was never
+	// answered (Target is the CallStatus: BUSY, NOANSWER, ...).
+	EndUnanswered = "unanswered"
+	// EndCallerHangup: the caller hung up (a ! in the digits, or
+	// Live.Hangup).
+	EndCallerHangup = "caller-hangup"
 )
 
 // Step is one line of the transcript.
 type Step struct {
 	T      float64           `json:"t"`            // simulated seconds since the call started
 	At     string            `json:"at,omitempty"` // context/option/priority of the action
-	Kind   string            `json:"kind"`         // play, tts, key, silence, request, response, set, caller, jump, pause, end, error, note
+	Kind   string            `json:"kind"`         // play, tts, key, silence, request, redirect, response, set, caller, jump, pause, wait, end, warning, error, note
 	Sound  string            `json:"sound,omitempty"`
 	Text   string            `json:"text,omitempty"`
 	Key    string            `json:"key,omitempty"`
@@ -108,6 +131,7 @@ type call struct {
 	opts   Options
 	caller Caller
 	keys   []byte
+	live   *Live // nil: the caller's keys are all in keys
 	vars   map[string]string
 	now    float64
 	tr     *Transcript
@@ -116,8 +140,14 @@ type call struct {
 	ctx    context.Context
 }
 
-// Run simulates one whole call.
+// Run simulates one whole call, with the keys the caller's Digits give.
 func Run(ctx context.Context, ivr *IVR, caller Caller, opts Options) *Transcript {
+	c, cancel := newCall(ctx, ivr, caller, opts, nil)
+	defer cancel()
+	return c.run()
+}
+
+func newCall(ctx context.Context, ivr *IVR, caller Caller, opts Options, live *Live) (*call, context.CancelFunc) {
 	if caller.CallID == "" {
 		var b [16]byte
 		rand.Read(b[:])
@@ -128,23 +158,29 @@ func Run(ctx context.Context, ivr *IVR, caller Caller, opts Options) *Transcript
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 5 * time.Minute
+		if live != nil {
+			opts.CallTimeout = 30 * time.Minute
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.CallTimeout)
-	defer cancel()
+	keys, _ := NormalizeDigits(caller.Digits)
 	c := &call{
-		ivr: ivr, opts: opts, caller: caller, ctx: ctx,
-		keys: []byte(strings.Map(func(r rune) rune {
-			if r == ' ' || r == '\t' || r == '-' {
-				return -1
-			}
-			return r
-		}, caller.Digits)),
+		ivr: ivr, opts: opts, caller: caller, ctx: ctx, live: live,
+		keys: []byte(keys),
 		vars: map[string]string{},
 		tr:   &Transcript{IVR: ivr.Name, CallID: caller.CallID},
 	}
-	c.tr.Outcome = c.walk()
+	return c, cancel
+}
+
+func (c *call) run() *Transcript {
+	status := strings.ToUpper(c.caller.Status)
+	if status == "" {
+		status = "ANSWER"
+	}
+	c.tr.Outcome = c.walk(status)
 	c.step(Step{Kind: "end", Text: c.tr.Outcome.String() + reasonSuffix(c.tr.Outcome.Reason)})
-	c.event(c.ivr.Events.Hangup, "hangup", "ANSWER")
+	c.event(c.ivr.Events.Hangup, "hangup", status)
 	c.tr.Vars = c.vars
 	c.tr.Elapsed = c.now
 	return c.tr
@@ -169,6 +205,9 @@ func (c *call) step(s Step) {
 		s.At = c.at
 	}
 	c.tr.Steps = append(c.tr.Steps, s)
+	if c.opts.OnStep != nil {
+		c.opts.OnStep(s)
+	}
 	switch s.Kind {
 	case "play":
 		c.tr.Heard = append(c.tr.Heard, s.Sound)
@@ -178,13 +217,26 @@ func (c *call) step(s Step) {
 }
 
 // walk runs actions from the entry context until the call ends.
-func (c *call) walk() Outcome {
+func (c *call) walk(status string) Outcome {
 	if strings.EqualFold(c.ivr.Defaults["CallFlow"], "OUT") {
 		c.event(c.ivr.Events.DialOut, "dial-out", "CALLING")
 	} else {
 		c.event(c.ivr.Events.DialIn, "dial-in", "CALLING")
 	}
+	if status != "ANSWER" {
+		if !unansweredStatus[status] {
+			return Outcome{State: EndError, Reason: fmt.Sprintf("caller status %q: ANSWER, BUSY, NOANSWER, CANCEL, CONGESTION or CHANUNAVAIL", status)}
+		}
+		c.step(Step{Kind: "note", Text: "the call is not answered: " + status})
+		return Outcome{State: EndUnanswered, Target: status}
+	}
 	ctxName, option, pc := c.ivr.Entry, "start", 0
+	if c.opts.Entry != "" {
+		ctxName = c.opts.Entry
+		if cx := c.ivr.Contexts[ctxName]; cx == nil || cx.Options["start"] == nil {
+			return Outcome{State: EndError, Reason: fmt.Sprintf("entry context %q does not exist or has no start option", ctxName)}
+		}
+	}
 	for {
 		acts := c.ivr.Contexts[ctxName].Options[option]
 		if pc >= len(acts) {
@@ -200,6 +252,9 @@ func (c *call) walk() Outcome {
 		}
 		if err := c.ctx.Err(); err != nil {
 			return Outcome{State: EndError, Reason: err.Error()}
+		}
+		if c.live != nil && c.live.hungUp.Load() {
+			return *c.callerHungUp()
 		}
 		a := acts[pc]
 		c.at = fmt.Sprintf("%s/%s/%d", ctxName, option, pc+1)
@@ -229,7 +284,10 @@ func (c *call) act(a *Action, ctxName string) (*position, *Outcome) {
 	case ActRecord:
 		digits := ""
 		for len(digits) < a.Digits {
-			k, ok := c.key()
+			k, ok := c.key("record " + a.Var)
+			if k == hangupKey {
+				return nil, c.callerHungUp()
+			}
 			if !ok {
 				c.step(Step{Kind: "silence", Text: fmt.Sprintf("no key within %gs", a.Wait)})
 				c.now += a.Wait
@@ -244,7 +302,10 @@ func (c *call) act(a *Action, ctxName string) (*position, *Outcome) {
 		}
 		c.set(a.Var, digits)
 	case ActMenu:
-		k, ok := c.key()
+		k, ok := c.key("menu " + ctxName)
+		if k == hangupKey {
+			return nil, c.callerHungUp()
+		}
 		opts := c.ivr.Contexts[ctxName].Options
 		if !ok {
 			c.step(Step{Kind: "silence", Text: fmt.Sprintf("no key within %gs", a.Wait)})
@@ -299,18 +360,37 @@ func joinFolder(folder, sound string) string {
 	return strings.TrimSuffix(folder, "/") + "/" + sound
 }
 
-// key takes the caller's next key; false means silence.
-func (c *call) key() (byte, bool) {
+// hangupKey is what key returns when the caller hangs up.
+const hangupKey = '!'
+
+// key takes the caller's next key; false means silence, and hangupKey that
+// the caller hung up. After the last preset key the caller is silent, or, on
+// a live call, is asked (what says what the IVR waits for).
+func (c *call) key(what string) (byte, bool) {
+	if len(c.keys) == 0 && c.live != nil {
+		c.step(Step{Kind: "wait", Text: what})
+		c.keys = c.live.next(c.ctx)
+	}
 	if len(c.keys) == 0 {
 		return 0, false
 	}
 	k := c.keys[0]
 	c.keys = c.keys[1:]
-	if k == '_' {
+	switch k {
+	case '_':
 		return 0, false
+	case hangupKey:
+		return hangupKey, false
 	}
 	return k, true
 }
+
+func (c *call) callerHungUp() *Outcome {
+	c.step(Step{Kind: "note", Text: "the caller hangs up"})
+	return &Outcome{State: EndCallerHangup}
+}
+
+var unansweredStatus = map[string]bool{"BUSY": true, "NOANSWER": true, "CANCEL": true, "CONGESTION": true, "CHANUNAVAIL": true}
 
 func (c *call) set(name, value string) {
 	c.vars[name] = value
@@ -382,16 +462,29 @@ func (c *call) subst(s string, escape func(string) string) string {
 	return b.String()
 }
 
-// defaults builds the default parameters of a request.
-func (c *call) defaults(status, eventType string) url.Values {
-	p := url.Values{}
+// defaultParams are the parameters a VoipNow-style IVR sends on every
+// request, empty when it has no value for them (its documented example
+// request has CallerIDName= and the like).
+var defaultParams = []string{
+	protocol.ParamCallID, protocol.ParamCallerIDNum, protocol.ParamCallerIDName,
+	protocol.ParamCalledDID, protocol.ParamCalledExtension, protocol.ParamCallStatus,
+	protocol.ParamCallFlow, protocol.ParamCallerExtension, protocol.ParamCalledNumber,
+	protocol.ParamCallAPIID,
+}
+
+// defaults builds the default parameters of a request: every one of
+// defaultParams, in the order VoipNow documents them, from the caller and
+// the IVR file's defaults; then the file's other defaults, sorted; then
+// EventType, only when the IVR file asks for it.
+func (c *call) defaults(status, eventType string) paramList {
+	vals := map[string]string{}
+	for k, v := range c.ivr.Defaults {
+		vals[k] = v
+	}
 	set := func(k, v string) {
 		if v != "" {
-			p.Set(k, v)
+			vals[k] = v
 		}
-	}
-	for k, v := range c.ivr.Defaults {
-		set(k, v)
 	}
 	set(protocol.ParamCallID, c.caller.CallID)
 	set(protocol.ParamCallerIDNum, c.caller.Number)
@@ -399,13 +492,57 @@ func (c *call) defaults(status, eventType string) url.Values {
 	set(protocol.ParamCallerExtension, c.caller.Extension)
 	set(protocol.ParamCallAPIID, c.caller.CallAPIID)
 	set(protocol.ParamCallStatus, status)
-	if p.Get(protocol.ParamCallFlow) == "" {
-		p.Set(protocol.ParamCallFlow, "IN")
+	if vals[protocol.ParamCallFlow] == "" {
+		vals[protocol.ParamCallFlow] = "IN"
 	}
-	if c.ivr.EventType == nil || *c.ivr.EventType {
-		p.Set(protocol.ParamEventType, eventType)
+	if c.ivr.EventType != nil && *c.ivr.EventType {
+		vals[protocol.ParamEventType] = eventType
+	}
+	var p paramList
+	for _, k := range defaultParams {
+		p = append(p, [2]string{k, vals[k]})
+		delete(vals, k)
+	}
+	ev, hasEv := vals[protocol.ParamEventType]
+	delete(vals, protocol.ParamEventType)
+	rest := make([]string, 0, len(vals))
+	for k := range vals {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		p = append(p, [2]string{k, vals[k]})
+	}
+	if hasEv {
+		p = append(p, [2]string{protocol.ParamEventType, ev})
 	}
 	return p
+}
+
+// paramList is parameters in the order they are sent.
+type paramList [][2]string
+
+// Encode form-encodes the list in order.
+func (p paramList) Encode() string {
+	var b strings.Builder
+	for i, kv := range p {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(kv[0]))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(kv[1]))
+	}
+	return b.String()
+}
+
+// Map is the list as a map, for the transcript.
+func (p paramList) Map() map[string]string {
+	m := make(map[string]string, len(p))
+	for _, kv := range p {
+		m[kv[0]] = kv[1]
+	}
+	return m
 }
 
 // send makes one request and returns the decoded response, or an error step
@@ -441,15 +578,12 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 		c.step(Step{Kind: "error", Text: err.Error()})
 		return nil, &Outcome{State: EndError, Reason: err.Error()}
 	}
-	flat := map[string]string{}
-	for k := range params {
-		flat[k] = params.Get(k)
-	}
+	flat := params.Map()
 	c.step(Step{Kind: "request", Method: r.Method, URL: req.URL.String(), Params: flat, Text: r.Event})
 	if eventType == "call_interactive" {
 		c.tr.Requests = append(c.tr.Requests, r.Method+" "+c.substURL(r.URL))
 	}
-	resp, err := c.opts.Client.Do(req)
+	resp, err := c.client().Do(req)
 	if err != nil {
 		c.step(Step{Kind: "error", Text: "request failed: " + err.Error() + "; the IVR carries on"})
 		return &protocol.Response{}, nil
@@ -470,6 +604,15 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 		c.step(Step{Kind: "error", Text: fmt.Sprintf("HTTP %d: the IVR ignores the body and carries on", resp.StatusCode)})
 		return &protocol.Response{}, nil
 	}
+	if !looksLikeXML(body) {
+		msg := "the answer is not XML (a PHP warning or a plain-text message?)"
+		if c.opts.Strict {
+			c.step(Step{Kind: "error", Text: msg + "; --strict ends the call", Body: string(body)})
+			return nil, &Outcome{State: EndError, Reason: msg}
+		}
+		c.step(Step{Kind: "warning", Text: msg + ": the IVR ignores it and carries on (--strict makes this an error)"})
+		return &protocol.Response{}, nil
+	}
 	decoded, err := protocol.Decode(body)
 	if err != nil {
 		c.step(Step{Kind: "error", Text: err.Error(), Body: string(body)})
@@ -481,6 +624,33 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 		return nil, &Outcome{State: EndError, Reason: msg}
 	}
 	return decoded, nil
+}
+
+// client is the call's HTTP client, with every redirect it follows
+// recorded in the transcript (a real IVR follows them too, at most 10).
+func (c *call) client() *http.Client {
+	cl := *c.opts.Client
+	cl.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		status := 0
+		if req.Response != nil {
+			status = req.Response.StatusCode
+		}
+		c.step(Step{Kind: "redirect", Status: status, Method: req.Method, URL: req.URL.String()})
+		if len(via) >= 10 {
+			return fmt.Errorf("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cl
+}
+
+// looksLikeXML tells an XML answer (maybe empty, maybe after a byte-order
+// mark) from text that is not XML at all; malformed XML is still XML here,
+// and protocol.Decode reports what is wrong with it.
+func looksLikeXML(body []byte) bool {
+	b := bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) == 0 || b[0] == '<'
 }
 
 // interactive runs a Call Interactive action: one request, then its verbs in
@@ -500,7 +670,11 @@ func (c *call) interactive(r *Request) (*position, *Outcome) {
 				c.tr.Heard = append(c.tr.Heard, joinFolder(v.Folder, v.Text)) // heard again: loop
 			}
 			if v.DigitVar != "" && v.Where != "foreground" {
-				if k, ok := c.key(); ok {
+				k, ok := c.key("a key during " + v.Text)
+				if k == hangupKey {
+					return nil, c.callerHungUp()
+				}
+				if ok {
 					c.step(Step{Kind: "key", Key: string(k)})
 					c.set(v.DigitVar, string(k))
 				}

@@ -39,6 +39,16 @@ func (g got) param(name string) string {
 	return g.Query.Get(name)
 }
 
+// has says whether the parameter was sent at all (maybe empty).
+func (g got) has(name string) bool {
+	if g.Method == http.MethodPost {
+		_, ok := g.Form[name]
+		return ok
+	}
+	_, ok := g.Query[name]
+	return ok
+}
+
 // answer is what the fake server replies.
 type answer struct {
 	status int // 0 means 200
@@ -125,13 +135,20 @@ func (f *fakeCI) paths() []string {
 // run parses an inline IVR and makes one call against the fake server.
 func run(t *testing.T, src string, caller Caller, f *fakeCI) *Transcript {
 	t.Helper()
+	return runWith(t, src, caller, f, Options{})
+}
+
+// runWith is run with options (BaseURL is the fake server's).
+func runWith(t *testing.T, src string, caller Caller, f *fakeCI, opts Options) *Transcript {
+	t.Helper()
 	ivr, err := Parse([]byte(src))
 	if err != nil {
 		t.Fatalf("Parse: %v\n%s", err, src)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	tr := Run(ctx, ivr, caller, Options{BaseURL: f.srv.URL})
+	opts.BaseURL = f.srv.URL
+	tr := Run(ctx, ivr, caller, opts)
 	t.Cleanup(func() {
 		if t.Failed() {
 			var b strings.Builder
@@ -459,7 +476,6 @@ contexts:
 		"CallAPIID":       "3584705175:5205dc5c",
 		"CallStatus":      "ANSWER",
 		"CallFlow":        "IN",
-		"EventType":       "call_interactive",
 		"CalledDID":       "0040318000000",
 		"CalledExtension": "0003*001",
 		"CalledNumber":    "0003*001",
@@ -469,6 +485,11 @@ contexts:
 			if got := g.param(k); got != v {
 				t.Errorf("%s %s: %s = %q, want %q", g.Method, g.Path, k, got, v)
 			}
+		}
+		// VoipNow's documented parameters have no EventType: only an IVR
+		// file that asks for it gets one.
+		if g.has("EventType") {
+			t.Errorf("%s %s: EventType sent without event_type: true", g.Method, g.Path)
 		}
 	}
 	// Standard form encoding: '*' arrives as %2A and ':' as %3A.
@@ -523,31 +544,36 @@ contexts:
 }
 
 func TestDefaultParametersCallFlowAndEventTypeSwitches(t *testing.T) {
-	f := newFake(t, routes(map[string]string{"/a": ""}))
+	f := newFake(t, routes(map[string]string{"/a": "", "/b": ""}))
 	tr := run(t, `
-event_type: false
+event_type: true
 defaults:
   CallFlow: OUT
 contexts:
   A:
     start:
       - interactive: /a
+      - interactive: {url: /b, method: POST}
 `, Caller{}, f)
 	wantNoErrors(t, tr)
 	reqs := f.received()
-	if len(reqs) != 1 {
+	if len(reqs) != 2 {
 		t.Fatalf("server saw %v", f.paths())
 	}
-	if reqs[0].param("CallFlow") != "OUT" {
-		t.Errorf("CallFlow = %q, want OUT from defaults", reqs[0].param("CallFlow"))
-	}
-	if _, ok := reqs[0].Query["EventType"]; ok {
-		t.Errorf("EventType sent although event_type: false: %q", reqs[0].RawQuery)
-	}
-	// Empty values are left out: no caller number or name was given.
-	for _, k := range []string{"CallerIDNum", "CallerIDName", "CallAPIID"} {
-		if _, ok := reqs[0].Query[k]; ok {
-			t.Errorf("%s sent although empty: %q", k, reqs[0].RawQuery)
+	for _, g := range reqs {
+		if g.param("CallFlow") != "OUT" {
+			t.Errorf("%s: CallFlow = %q, want OUT from defaults", g.Path, g.param("CallFlow"))
+		}
+		if g.param("EventType") != "call_interactive" {
+			t.Errorf("%s: EventType = %q with event_type: true, want call_interactive", g.Path, g.param("EventType"))
+		}
+		// Every default parameter is sent, the empty ones as name= (no
+		// caller number, name, extension, API id or called numbers were
+		// given), as VoipNow's documented example request shows.
+		for _, k := range []string{"CallerIDNum", "CallerIDName", "CallerExtension", "CallAPIID", "CalledDID", "CalledExtension", "CalledNumber"} {
+			if !g.has(k) || g.param(k) != "" {
+				t.Errorf("%s: %s present=%v value=%q, want sent empty (%q)", g.Path, k, g.has(k), g.param(k), g.RawQuery+g.Body)
+			}
 		}
 	}
 }
@@ -581,7 +607,7 @@ contexts:
 	if !strings.HasPrefix(g.RawQuery, "team=billing&code=12%2A3&") {
 		t.Errorf("raw query %q: want the configured static query first", g.RawQuery)
 	}
-	for k, v := range map[string]string{"team": "billing", "code": "12*3", "CallID": "c1", "CallerIDNum": "100", "CallStatus": "ANSWER", "EventType": "call_interactive"} {
+	for k, v := range map[string]string{"team": "billing", "code": "12*3", "CallID": "c1", "CallerIDNum": "100", "CallStatus": "ANSWER"} {
 		if g.Query.Get(k) != v {
 			t.Errorf("query %s = %q, want %q", k, g.Query.Get(k), v)
 		}
@@ -621,7 +647,7 @@ contexts:
 	if p.RawQuery != "team=billing&code=4+2" {
 		t.Errorf("query = %q, want only the configured query team=billing&code=4+2", p.RawQuery)
 	}
-	for k, v := range map[string]string{"CallID": "c2", "CallerIDNum": "0003*306", "CallerIDName": "Alice", "CallStatus": "ANSWER", "CallFlow": "IN", "EventType": "call_interactive", "CalledNumber": "0003*001"} {
+	for k, v := range map[string]string{"CallID": "c2", "CallerIDNum": "0003*306", "CallerIDName": "Alice", "CallStatus": "ANSWER", "CallFlow": "IN", "CalledNumber": "0003*001"} {
 		if p.Form.Get(k) != v {
 			t.Errorf("form %s = %q, want %q (body %q)", k, p.Form.Get(k), v, p.Body)
 		}
@@ -646,7 +672,6 @@ func TestMalformedResponseEndsCall(t *testing.T) {
 		{"Pause length not numeric", `<Response><PlaySound>first</PlaySound><Pause length="ten"/></Response>`},
 		{"text outside verbs", `<Response>hello<PlaySound>first</PlaySound></Response>`},
 		{"text after root", `<Response><PlaySound>first</PlaySound></Response>trailing`},
-		{"not XML at all", `OK`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -930,6 +955,7 @@ func TestCallEvents(t *testing.T) {
 	const steer = `<Response><SetVar name="fromEvent">1</SetVar><PlaySound>event-sound</PlaySound><Hangup/></Response>`
 	f := newFake(t, routes(map[string]string{"/in": steer, "/act": "", "/out": steer, "/outgoing": steer}))
 	tr := run(t, `
+event_type: true
 events:
   dial_in: {url: /in}
   dial_out: {url: /outgoing}
@@ -969,6 +995,7 @@ contexts:
 	t.Run("dial-out for CallFlow OUT", func(t *testing.T) {
 		f := newFake(t, routes(map[string]string{"/in": steer, "/outgoing": steer, "/act": ""}))
 		tr := run(t, `
+event_type: true
 defaults: {CallFlow: OUT}
 events:
   dial_in: {url: /in}

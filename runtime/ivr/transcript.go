@@ -71,6 +71,12 @@ func describe(s Step) string {
 			return "ERROR " + s.Text + "\n" + indent(s.Body)
 		}
 		return "ERROR " + s.Text
+	case "redirect":
+		return fmt.Sprintf("redirected (%d) to %s %s", s.Status, s.Method, s.URL)
+	case "warning":
+		return "WARNING " + s.Text
+	case "wait":
+		return "waiting for the caller: " + s.Text
 	case "end":
 		return "call ends: " + s.Text
 	}
