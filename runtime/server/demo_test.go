@@ -83,6 +83,11 @@ func TestDemoScripts(t *testing.T) {
 			setVar("verified", "1"), hangup}},
 		{"verify miss", "/demo/verify?activationCode=41&attempts=0&CallAPIID=" + url.QueryEscape(callAPIID), []protocol.Verb{
 			setVar("verify_attempts", "1"), {Kind: protocol.Pause, Length: 5}}},
+		// Misses count per number in the tenant's store, across requests
+		// and calls: the third one bans (attempts is only the fallback
+		// when the store is down).
+		{"verify second miss", "/demo/verify?activationCode=41&CallAPIID=" + url.QueryEscape(callAPIID), []protocol.Verb{
+			setVar("verify_attempts", "2"), {Kind: protocol.Pause, Length: 5}}},
 		{"verify third miss bans", "/demo/verify?activationCode=41&attempts=2&CallAPIID=" + url.QueryEscape(callAPIID), []protocol.Verb{
 			setVar("verify_attempts", "3"), setVar("banned", "1"),
 			tts("Too many wrong codes. This number is blocked for one day."), hangup}},
