@@ -368,3 +368,17 @@ func TestLiveCallStopsWithItsContext(t *testing.T) {
 		t.Fatal("a live call outlived its context")
 	}
 }
+
+func TestRunRefusesACallerItCannotPlay(t *testing.T) {
+	f := newFake(t, routes(map[string]string{"/in": ""}))
+	for _, c := range []Caller{{Digits: "12x"}, {Status: "ANSWERED"}} {
+		tr := run(t, "events:\n  dial_in: {url: /in}\ncontexts:\n  A:\n    start: [menu]\n", c, f)
+		wantOutcome(t, tr, EndError)
+		if !strings.Contains(tr.Outcome.Reason, "caller:") {
+			t.Errorf("%+v: reason %q does not say the caller is at fault", c, tr.Outcome.Reason)
+		}
+	}
+	if p := f.paths(); len(p) != 0 {
+		t.Errorf("requests %q sent for a caller the simulator refused", p)
+	}
+}

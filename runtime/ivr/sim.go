@@ -178,6 +178,13 @@ func (c *call) run() *Transcript {
 	if status == "" {
 		status = "ANSWER"
 	}
+	if err := c.caller.Check(); err != nil {
+		// No request is sent for a caller the simulator cannot play.
+		c.tr.Outcome = Outcome{State: EndError, Reason: "caller: " + err.Error()}
+		c.step(Step{Kind: "error", Text: c.tr.Outcome.Reason})
+		c.tr.Vars = c.vars
+		return c.tr
+	}
 	c.tr.Outcome = c.walk(status)
 	c.step(Step{Kind: "end", Text: c.tr.Outcome.String() + reasonSuffix(c.tr.Outcome.Reason)})
 	c.event(c.ivr.Events.Hangup, "hangup", status)
@@ -224,9 +231,6 @@ func (c *call) walk(status string) Outcome {
 		c.event(c.ivr.Events.DialIn, "dial-in", "CALLING")
 	}
 	if status != "ANSWER" {
-		if !unansweredStatus[status] {
-			return Outcome{State: EndError, Reason: fmt.Sprintf("caller status %q: ANSWER, BUSY, NOANSWER, CANCEL, CONGESTION or CHANUNAVAIL", status)}
-		}
 		c.step(Step{Kind: "note", Text: "the call is not answered: " + status})
 		return Outcome{State: EndUnanswered, Target: status}
 	}
