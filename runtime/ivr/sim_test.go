@@ -3,7 +3,7 @@ package ivr
 // These tests drive the simulator against a hand-written Call Interactive
 // server (a plain httptest server on loopback answering fixed XML bodies), not
 // against dialua, so they prove the simulator speaks the protocol of
-// /work/shared/spec/call-interactive.md to any server.
+// docs/protocol.md to any server.
 
 import (
 	"context"
