@@ -331,9 +331,17 @@ func newClient() *http.Client {
 // /healthz answers 200. The process is killed in t.Cleanup if still running.
 func startServe(t *testing.T, extra ...string) *serveProc {
 	t.Helper()
+	return startServeIn(t, "", extra...)
+}
+
+// startServeIn is startServe with the process working in dir ("" for this
+// package's folder).
+func startServeIn(t *testing.T, dir string, extra ...string) *serveProc {
+	t.Helper()
 	addr := freePort(t)
 	args := append([]string{"serve", "--listen", addr}, extra...)
 	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
 	s := &serveProc{cmd: cmd, addr: addr, base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = s.stderr
 	cmd.Stderr = s.stderr

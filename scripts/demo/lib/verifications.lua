@@ -1,6 +1,7 @@
 -- Pending phone verifications, by the call-control API id of the call the web
--- form started, and numbers already banned. Held here until the session store
--- exists; a real form backend writes these.
+-- form started, and numbers banned from the start. A real form backend would
+-- keep these in its own database; the misses the script counts live in the
+-- tenant's store.
 return {
   pending = {
     ["3584705175:5205dc5cc5a411e5ab9eb3691b90ea15"] = { code = "42", phone = "0040741234567" },
