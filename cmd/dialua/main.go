@@ -1,6 +1,7 @@
 // Command dialua hosts Call Interactive scripts written in Lua.
 //
 //	dialua serve [flags]   serve the scripts folder over HTTP
+//	dialua dev [flags]     serve it in dev mode with the dev phone page
 //	dialua check [DIR]     compile every script and report syntax errors
 //	dialua call ...        walk one simulated call through an IVR definition
 //	dialua test [PATH...]  run IVR scenario files against a server
@@ -22,6 +23,9 @@ const usage = `dialua hosts Call Interactive scripts written in Lua.
 
 Usage:
   dialua serve [flags]   serve the scripts folder (default ./scripts) on 127.0.0.1:8080
+  dialua dev [--scripts DIR] [--ivr DIR]
+                         serve them in dev mode, and the dev phone on http://127.0.0.1:8090/:
+                         place simulated calls in a browser, live (docs/console.md)
   dialua check [DIR]     compile every .lua file under DIR (default ./scripts); print file:line: message per error
   dialua call --ivr FILE [--url BASE] [--digits KEYS] [--caller NUMBER] [--json]
                          walk one simulated call through an IVR and print its transcript
@@ -45,7 +49,7 @@ token from DIALUA_TOKEN (or --token) and the admin URL from DIALUA_ADMIN_URL.
 var version = "dev"
 
 // commands are the names run dispatches, for "dialua help CMD".
-var commands = map[string]bool{"serve": true, "check": true, "call": true, "test": true,
+var commands = map[string]bool{"serve": true, "dev": true, "check": true, "call": true, "test": true,
 	"deploy": true, "releases": true, "rollback": true}
 
 func main() {
@@ -63,6 +67,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "dev":
+		return devCmd(args[1:], os.Stdout, os.Stderr)
 	case "check":
 		return check(args[1:])
 	case "call":

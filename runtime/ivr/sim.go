@@ -111,6 +111,11 @@ type Step struct {
 	Params map[string]string `json:"params,omitempty"`
 	Status int               `json:"status,omitempty"`
 	Body   string            `json:"body,omitempty"`
+	// Ms is how long a request took, in real milliseconds (response steps).
+	Ms float64 `json:"ms,omitempty"`
+	// ByScript marks a jump a script's answer made, as opposed to a jump
+	// action of the IVR file.
+	ByScript bool `json:"by_script,omitempty"`
 }
 
 // Transcript is everything that happened on one call.
@@ -587,6 +592,7 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 	if eventType == "call_interactive" {
 		c.tr.Requests = append(c.tr.Requests, r.Method+" "+c.substURL(r.URL))
 	}
+	began := time.Now()
 	resp, err := c.client().Do(req)
 	if err != nil {
 		c.step(Step{Kind: "error", Text: "request failed: " + err.Error() + "; the IVR carries on"})
@@ -603,7 +609,8 @@ func (c *call) send(r *Request, status, eventType string) (*protocol.Response, *
 		c.step(Step{Kind: "error", Text: msg, Body: string(body)})
 		return nil, &Outcome{State: EndError, Reason: msg}
 	}
-	c.step(Step{Kind: "response", Status: resp.StatusCode, Body: string(body)})
+	ms := float64(time.Since(began).Microseconds()) / 1000
+	c.step(Step{Kind: "response", Status: resp.StatusCode, Body: string(body), Ms: ms})
 	if resp.StatusCode != http.StatusOK {
 		c.step(Step{Kind: "error", Text: fmt.Sprintf("HTTP %d: the IVR ignores the body and carries on", resp.StatusCode)})
 		return &protocol.Response{}, nil
@@ -695,7 +702,7 @@ func (c *call) interactive(r *Request) (*position, *Outcome) {
 			c.ignoredAfter(resp.Verbs[i+1:], "Hangup")
 			return nil, &Outcome{State: EndHangup, Reason: "Hangup from " + c.at}
 		case protocol.Jump:
-			c.step(Step{Kind: "jump", Text: v.Context + "/" + v.Option + priorityText(v.Priority)})
+			c.step(Step{Kind: "jump", Text: v.Context + "/" + v.Option + priorityText(v.Priority), ByScript: true})
 			c.ignoredAfter(resp.Verbs[i+1:], "Jump")
 			return c.jump(v.Context, v.Option, v.Priority)
 		}
