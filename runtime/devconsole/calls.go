@@ -380,3 +380,24 @@ func (c *Console) callEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// callInfo is a call in the list of the console's calls.
+type callInfo struct {
+	ID      string `json:"id"`
+	CallID  string `json:"call_id"`
+	IVR     string `json:"ivr"`
+	Started string `json:"started"`
+	Ended   bool   `json:"ended"`
+}
+
+// listCalls answers the calls the console keeps, oldest first.
+func (c *Console) listCalls(w http.ResponseWriter, r *http.Request) {
+	c.calls.mu.Lock()
+	order := append([]*liveCall(nil), c.calls.order...)
+	c.calls.mu.Unlock()
+	out := []callInfo{}
+	for _, lc := range order {
+		out = append(out, callInfo{ID: lc.ID, CallID: lc.CallID, IVR: lc.IVR, Started: lc.Started.Format(time.RFC3339), Ended: lc.isEnded()})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -107,6 +107,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /api/scenarios", c.listScenarios)
 	m.HandleFunc("POST /api/scenarios/run", c.runScenarios)
 	m.HandleFunc("POST /api/calls", c.placeCall)
+	m.HandleFunc("GET /api/calls", c.listCalls)
 	m.HandleFunc("GET /api/calls/{id}/events", c.callEvents)
 	m.HandleFunc("POST /api/calls/{id}/press", c.press)
 	m.HandleFunc("POST /api/calls/{id}/silence", c.silence)

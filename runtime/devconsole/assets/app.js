@@ -162,7 +162,12 @@ function addEdge(from, to, kind, label) {
   if (!a || !b) return null;
   const p = document.createElementNS(SVG, "path");
   let d;
-  if (kind === "menu" || a.x === b.x) {
+  if (from === to) {
+    // A move back to the same option (a script asking again): a loop on
+    // the box's right side.
+    const x = a.x + a.w, y = a.y + a.h / 2;
+    d = `M${x},${y - 5} C${x + 45},${y - 30} ${x + 45},${y + 30} ${x},${y + 5}`;
+  } else if (kind === "menu" || a.x === b.x) {
     // Within a column: an arc on the box's left (menu keys) or right side.
     const left = kind === "menu";
     const sx = left ? a.x : a.x + a.w, ex = left ? b.x : b.x + b.w;
@@ -384,6 +389,12 @@ function setVar(name, value) {
 function showSession(sess) {
   const tb = $("#session tbody");
   tb.textContent = "";
+  if (!sess || Object.keys(sess).length === 0) {
+    const tr = el("tr", "empty");
+    tr.append(el("td", "", "(empty)"));
+    tb.append(tr);
+    return;
+  }
   for (const k of Object.keys(sess || {}).sort()) {
     const tr = el("tr");
     tr.dataset.field = k;
