@@ -1,13 +1,16 @@
 package main
 
-// The ```console examples of README.md, examples/README.md and docs/ivr.md
+// The ```console examples of README.md, examples/README.md, docs/ivr.md and
+// docs/console.md
 // are run as a reader would type them, from the repository's root, and what
 // they print is compared with what the page shows:
 //
 //   - `$ go run ./cmd/dialua ARGS` (or `$ dialua ARGS`) runs the binary;
 //     `serve` starts a server that later commands of the same page talk to
-//     (a documented 127.0.0.1:8080 is rewritten to its real port);
-//   - `$ curl 'URL'` is a GET; the lines after it are the XML answer, which
+//     (a documented 127.0.0.1:8080 is rewritten to its real port); `dev`
+//     starts the dev phone on free ports and its banner must match the
+//     page's, with the documented default addresses;
+//   - `$ curl URL` is a GET; the lines after it are the XML answer, which
 //     may be wrapped and may leave out the XML declaration;
 //   - other commands' output lines must match stdout, `...` standing for any
 //     number of lines; a command shown without output must exit 0;
@@ -18,11 +21,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // shellCmd is one `$` line of a console block and the output shown under it.
@@ -153,7 +158,7 @@ func TestConsoleDocExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, page := range []string{"README.md", "examples/README.md", "docs/ivr.md"} {
+	for _, page := range []string{"README.md", "examples/README.md", "docs/ivr.md", "docs/console.md"} {
 		t.Run(strings.ReplaceAll(page, "/", "_"), func(t *testing.T) {
 			cmds := consoleBlocks(t, filepath.Join(root, page))
 			if len(cmds) == 0 {
@@ -198,6 +203,10 @@ func runConsolePage(t *testing.T, root, page string, cmds []shellCmd) {
 		default:
 			t.Fatalf("%s: the test cannot run %q; mark its block <!-- not run: reason -->", where, strings.Join(args, " "))
 		}
+		if len(args) > 0 && args[0] == "dev" {
+			checkDevBanner(t, root, where, args[1:], c.want)
+			continue
+		}
 		if len(args) > 0 && args[0] == "serve" {
 			if srv != nil {
 				srv.cmd.Process.Kill()
@@ -217,5 +226,32 @@ func runConsolePage(t *testing.T, root, page string, cmds []shellCmd) {
 		if len(c.want) > 0 && !matchLines(lines(r.stdout), c.want) {
 			t.Errorf("%s: the page shows\n%s\ndialua %s printed\n%s", where, strings.Join(c.want, "\n"), strings.Join(args, " "), r.stdout)
 		}
+	}
+}
+
+// checkDevBanner starts `dialua dev ARGS` on free ports and compares what it
+// prints first with the page, the ports read as the defaults.
+func checkDevBanner(t *testing.T, root, where string, args, want []string) {
+	t.Helper()
+	listen, console := freePort(t), freePort(t)
+	cmd := exec.Command(binPath, append(append([]string{"dev"}, args...), "--listen", listen, "--console", console)...)
+	cmd.Dir = root
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var got []string
+	for i := 0; i < 100; i++ {
+		got = lines(strings.NewReplacer(listen, "127.0.0.1:8080", console, "127.0.0.1:8090").Replace(out.String()))
+		if len(got) >= len(want) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !matchLines(got, want) {
+		t.Errorf("%s: the page shows\n%s\ndialua dev printed\n%s", where, strings.Join(want, "\n"), strings.Join(got, "\n"))
 	}
 }
