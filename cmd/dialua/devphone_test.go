@@ -260,6 +260,18 @@ func TestDevPhoneInBrowser(t *testing.T) {
 		t.Errorf("scenario diff after the edit:\n%s", diff)
 	}
 
+	// A script error shows in its request's card with file:line and the
+	// line of source it points at.
+	if err := os.WriteFile(src, append([]byte("local account = nil\nlocal tier = account.tier\n"), edited...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, d.scripts+"/demo/support?subscription_code=934924", http.StatusInternalServerError)
+	run("replay into the error",
+		chromedp.Click(css("#replay-btn")),
+		until(`[...document.querySelectorAll("#transcript .request .log .src")].some(e => e.innerText.includes("demo/support.lua:2") && e.innerText.includes("2 | local tier = account.tier"))`),
+		shot("console-error.png"),
+	)
+
 	// Another origin cannot drive the console: a page on another loopback
 	// port posts to it the ways a page can without asking (a form, a
 	// no-cors fetch) and opens its live channel.
@@ -303,4 +315,22 @@ func waitServed(t *testing.T, url, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("the edited script was not served within 5s: %s", body)
+}
+
+// waitStatus waits until the server answers url with the status.
+func waitStatus(t *testing.T, url string, status int) {
+	t.Helper()
+	client := newClient()
+	got := 0
+	for i := 0; i < 50; i++ {
+		if resp, err := client.Get(url); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if got = resp.StatusCode; got == status {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: HTTP %d after 5s, want %d", url, got, status)
 }
