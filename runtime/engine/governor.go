@@ -94,9 +94,16 @@ const minPace = 0.05
 
 // decide marks the tenants to hold back for the next window: while the CPU
 // is contended, a tenant using more than 1.5 times what the least-using
-// tenant that is not held back uses (per weight; tenants under lightUse left
-// out) is paced to heldShare of that tenant's use. A held-back tenant is let
-// go when it no longer waits for its pace, or the contention ends.
+// tenant that is not held back uses (per weight) is paced to heldShare of
+// that tenant's use. A held-back tenant is let go when it no longer waits
+// for its pace, or the contention ends.
+//
+// Only tenants that want CPU now are measures: their use over the last few
+// hundred milliseconds (recentCores) is at least lightUse. The decayed use
+// remembers a second or more, so without this a tenant whose loops had just
+// turned into slow network calls (using nearly nothing, by its own choice)
+// set the measure with the memory of its loops, and held back the calm
+// tenant it had been crowding, for seconds.
 // It reports whether any tenant is active.
 func (sc *sched) decide(contended bool) (busy bool) {
 	sc.mu.Lock()
@@ -109,7 +116,7 @@ func (sc *sched) decide(contended bool) (busy bool) {
 		}
 		// A held-back tenant uses what it is let use: the measure is the
 		// least of the tenants that are free to take more.
-		if u := sh.decayed(now) * ln2 / float64(usageHalfLife); u >= lightUse {
+		if u := sh.decayed(now) * ln2 / float64(usageHalfLife); u >= lightUse && sh.recentCores(now) >= lightUse {
 			wanting++
 			if !sh.heavy.Load() {
 				least = min(least, u/sh.weight)

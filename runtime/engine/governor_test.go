@@ -12,8 +12,34 @@ func useAt(sc *sched, name string, cores float64) *share {
 	now := sc.now()
 	sh.stamp = now
 	sh.usage = cores * float64(usageHalfLife) / ln2
+	sh.recent = cores * float64(recentHalfLife) / ln2
 	sh.lastRun = now
 	return sh
+}
+
+// A tenant that used much a while ago and little now (its loop attack has
+// become slow network calls) is no measure of what others may use: the calm
+// tenant it crowded is not held back to its fading memory.
+func TestGovernorIgnoresATenantThatStoppedWanting(t *testing.T) {
+	sc := newSched(16, 2)
+	defer sc.close()
+	sc.mu.Lock()
+	calm := useAt(sc, "calm", 1.4)
+	was := useAt(sc, "attacker", 0.15) // what 1 s of memory still holds...
+	was.recent = 0.005 * float64(recentHalfLife) / ln2
+	sc.mu.Unlock()
+	sc.decide(true)
+	if calm.heavy.Load() || was.heavy.Load() {
+		t.Fatalf("heavy: calm %v, attacker %v; the attacker wants nothing now", calm.heavy.Load(), was.heavy.Load())
+	}
+	// ...while one that still burns CPU is a measure.
+	sc.mu.Lock()
+	was.recent = 0.15 * float64(recentHalfLife) / ln2
+	sc.mu.Unlock()
+	sc.decide(true)
+	if !calm.heavy.Load() {
+		t.Error("a tenant using 9x what a competing one uses was not held back")
+	}
 }
 
 func TestGovernorHoldsBackTheTenantThatCrowdsOthers(t *testing.T) {

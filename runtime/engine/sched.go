@@ -28,6 +28,12 @@ import (
 // usageHalfLife is how fast past CPU use is forgotten.
 const usageHalfLife = time.Second
 
+// recentHalfLife is the memory of the governor's measure of who still wants
+// CPU (governor.go): short, so that a tenant whose runs stopped burning CPU
+// (a loop attack turned into slow network calls, or an idle tenant) stops
+// counting as a competitor within a few hundred milliseconds.
+const recentHalfLife = 200 * time.Millisecond
+
 // sliceMin is how long a run keeps its CPU token before it yields to a
 // waiting tenant with less use; the check runs every few thousand Lua
 // instructions.
@@ -60,6 +66,7 @@ type share struct {
 	limit   int     // VM slots it may hold, as of its latest request
 	queued  int     // waiters of this tenant in either line
 	usage   float64 // CPU nanoseconds, decayed to stamp
+	recent  float64 // the same, decayed with recentHalfLife: what it wants now
 	stamp   int64   // nanoseconds since epoch of the last decay
 	running int     // CPU tokens held
 	lastRun int64   // when a run of it last ended
@@ -101,9 +108,17 @@ func (sc *sched) now() int64 { return int64(time.Since(sc.epoch)) }
 func (sh *share) decayed(now int64) float64 {
 	if dt := now - sh.stamp; dt > 0 {
 		sh.usage *= math.Exp2(-float64(dt) / float64(usageHalfLife))
+		sh.recent *= math.Exp2(-float64(dt) / float64(recentHalfLife))
 		sh.stamp = now
 	}
 	return sh.usage
+}
+
+// recentCores is sh's use over the last few hundred milliseconds, in cores.
+// Called with mu held.
+func (sh *share) recentCores(now int64) float64 {
+	sh.decayed(now)
+	return sh.recent * ln2 / float64(recentHalfLife)
 }
 
 func (sh *share) priority(now int64) float64 { return sh.decayed(now) / sh.weight }
@@ -280,6 +295,7 @@ func (sc *sched) charge(sh *share, used time.Duration) { sc.chargeAt(sh, used, s
 func (sc *sched) chargeAt(sh *share, used time.Duration, now int64) {
 	sh.decayed(now)
 	sh.usage += float64(used)
+	sh.recent += float64(used)
 	if sh.heavy.Load() && sh.pace > 0 {
 		sh.vt = max(sh.vt, now) + int64(float64(used)/sh.pace)
 	}
