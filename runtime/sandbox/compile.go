@@ -342,9 +342,13 @@ func (r *rewriter) constant(k constKey, line int) {
 	}
 	r.charge(int64(i+1)*costConstStep, line, whyConstants)
 	if r.err == nil && len(fn.consts) > MaxConstants {
+		where := fmt.Sprintf("the function starting at line %d", fn.line)
+		if fn.line == 0 {
+			where = "the file's main chunk (its code outside any function)"
+		}
 		r.err = &CompileError{Line: line, Message: fmt.Sprintf(
-			"the function starting at line %d has more than %d distinct constants (strings, numbers, global and field names); "+
-				"split its data across several functions or modules", fn.line, MaxConstants)}
+			"%s has more than %d distinct constants (strings, numbers, global and field names); "+
+				"split its data across several functions or modules", where, MaxConstants)}
 	}
 }
 
