@@ -21,6 +21,7 @@ const (
 	maxCalls    = 16
 	maxEvents   = 30000
 	maxLogLines = 2000
+	maxBytes    = 8 << 20 // of bodies, URLs, parameters and log text, per call
 )
 
 // Event is one thing the page learns about a call, in order: a transcript
@@ -54,6 +55,8 @@ type liveCall struct {
 	stopped  bool
 	events   []Event
 	logLines int
+	bytes    int // what its events hold, roughly
+	full     bool
 	inputs   []byte
 	ended    bool
 	wake     chan struct{} // closed and replaced at every new event
@@ -75,8 +78,16 @@ func (lc *liveCall) add(e Event) {
 			}
 		}
 	}
-	if len(lc.events) >= maxEvents && e.Type != "end" {
-		return
+	if e.Type != "end" {
+		if lc.full {
+			return
+		}
+		lc.bytes += e.size()
+		if len(lc.events) >= maxEvents || lc.bytes > maxBytes {
+			// One note says why the page sees no more; the end still comes.
+			lc.full = true
+			e = Event{Type: "log", Log: &LogLine{Level: "WARN", Msg: "this call's transcript is too large for the console: it shows no more steps until the end"}}
+		}
 	}
 	e.Seq = len(lc.events)
 	lc.events = append(lc.events, e)
@@ -85,6 +96,27 @@ func (lc *liveCall) add(e Event) {
 	}
 	close(lc.wake)
 	lc.wake = make(chan struct{})
+}
+
+// size is roughly what an event holds in memory.
+func (e *Event) size() int {
+	n := 64
+	if s := e.Step; s != nil {
+		n += len(s.Body) + len(s.URL) + len(s.Text) + len(s.Value)
+		for k, v := range s.Params {
+			n += len(k) + len(v)
+		}
+	}
+	if l := e.Log; l != nil {
+		n += len(l.Msg) + len(l.Source)
+		for k, v := range l.Attrs {
+			n += len(k) + len(v)
+		}
+	}
+	for k, v := range e.Session {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // since returns the events from seq on, a channel closed at the next one,
@@ -174,6 +206,12 @@ func (r *registry) add(lc *liveCall) {
 	r.order = append(r.order, lc)
 	r.byID[lc.ID] = lc
 	r.byCallID[lc.CallID] = lc
+}
+
+func (r *registry) empty() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.order) == 0
 }
 
 func (r *registry) get(id string) *liveCall {

@@ -57,6 +57,7 @@ type Console struct {
 	hub   *hub
 	watch *watcher
 	mux   *http.ServeMux
+	runs  chan struct{} // scenario runs in progress (at most 2)
 
 	closeOnce sync.Once
 }
@@ -69,7 +70,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.IVRDir == "" {
 		return nil, errors.New("devconsole: no IVRDir")
 	}
-	c := &Console{cfg: cfg, log: cfg.Logger, calls: newRegistry(), hub: newHub()}
+	c := &Console{cfg: cfg, log: cfg.Logger, calls: newRegistry(), hub: newHub(), runs: make(chan struct{}, 2)}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

@@ -273,3 +273,31 @@ func TestFlowAndScenarios(t *testing.T) {
 		t.Fatalf("scenario run: %d %v", code, run)
 	}
 }
+
+// A call whose answers are huge stops growing the console's copy of it
+// (one note says so) and still ends.
+func TestCallTooLargeForTheConsoleStillEnds(t *testing.T) {
+	scripts, ivrs := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(scripts, "acme"), 0o755)
+	os.WriteFile(filepath.Join(scripts, "acme", "big.lua"), []byte(`response:set_var("blob", string.rep("x", 100000))`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(ivrs, "loop.ivr.yaml"), []byte("entry: Main\nmax_steps: 300\ncontexts:\n  Main:\n    start:\n      - interactive: /acme/big\n      - jump: Main\n"), 0o644)
+	d := startDev(t, scripts, ivrs)
+	_, call := post(t, d.url+"/api/calls", map[string]any{"ivr": "loop.ivr.yaml", "caller": map[string]string{}})
+	evs := events(t, d.url+"/api/calls/"+call["id"].(string)+"/events", func(devconsole.Event) bool { return false })
+	var noted bool
+	bytes := 0
+	for _, e := range evs {
+		if e.Type == "log" && strings.Contains(e.Log.Msg, "too large for the console") {
+			noted = true
+		}
+		if e.Step != nil {
+			bytes += len(e.Step.Value) + len(e.Step.Body)
+		}
+	}
+	if end := evs[len(evs)-1]; end.Type != "end" || end.End.Outcome.State != "loop" {
+		t.Fatalf("last event %+v", end)
+	}
+	if !noted || bytes > 10<<20 {
+		t.Errorf("noted %v, %d bytes of steps kept", noted, bytes)
+	}
+}

@@ -115,6 +115,13 @@ func (c *Console) runScenarios(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	select {
+	case c.runs <- struct{}{}:
+		defer func() { <-c.runs }()
+	default:
+		writeError(w, http.StatusTooManyRequests, "scenario files are already running; wait for them")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
 	defer cancel()
 	results, warnings, err := ivr.RunSuite(ctx, path, ivr.Options{BaseURL: c.cfg.BaseURL})

@@ -48,6 +48,9 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 	if h.next.Enabled(ctx, r.Level) {
 		err = h.next.Handle(ctx, r.Clone())
 	}
+	if h.c.calls.empty() {
+		return err
+	}
 	attrs := map[string]string{}
 	for _, a := range h.attrs {
 		flatten(attrs, "", a)
