@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // maxDepth bounds the nesting of Lua values converted to Go (json.encode,
@@ -145,6 +147,7 @@ func toGo(v lua.LValue, null lua.LValue, seen map[*lua.LTable]bool, depth int, b
 		}
 		return string(v), nil
 	case *lua.LTable:
+		v = sandbox.Contents(v)
 		if seen[v] {
 			return nil, errors.New("cycle: a table contains itself")
 		}

@@ -9,6 +9,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/dialua/dialua/runtime/sandbox"
+
 	"github.com/dialua/dialua/runtime/netguard"
 )
 
@@ -63,6 +65,9 @@ func httpOutcome(ctx context.Context, resp *netguard.Response, err error) string
 func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int, obs HTTPObserver) lua.LValue {
 	null := null(L)
 	do := func(L *lua.LState, method, url string, opts *lua.LTable, body lua.LValue) int {
+		if opts != nil {
+			opts = sandbox.Contents(opts)
+		}
 		cfg := run.Tenant()
 		req := &netguard.Request{Tenant: run.Request().Tenant, Method: method, URL: url, Header: http.Header{}}
 		timeout := defaultHTTPTimeout
@@ -77,6 +82,7 @@ func openHTTP(L *lua.LState, run Run, client *netguard.Client, maxString int, ob
 		}
 		if opts != nil {
 			if h, ok := opts.RawGetString("headers").(*lua.LTable); ok {
+				h = sandbox.Contents(h)
 				for k, v := h.Next(lua.LNil); k != lua.LNil; k, v = h.Next(k) {
 					req.Header.Set(lua.LVAsString(k), lua.LVAsString(v))
 				}

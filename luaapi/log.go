@@ -12,6 +12,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/dialua/dialua/runtime/sandbox"
+
 	"github.com/dialua/dialua/runtime/protocol"
 	"github.com/dialua/dialua/runtime/tenant"
 )
@@ -61,6 +63,9 @@ func openLog(L *lua.LState, run Run) lua.LValue {
 func (r *ScriptLog) scriptLog(L *lua.LState, level slog.Level) {
 	msg := L.CheckString(1)
 	f, isTable := L.Get(2).(*lua.LTable)
+	if isTable {
+		f = sandbox.Contents(f)
+	}
 	if !isTable && L.Get(2) != lua.LNil {
 		L.ArgError(2, "fields must be a table")
 	}

@@ -7,6 +7,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/dialua/dialua/runtime/sandbox"
+
 	"github.com/dialua/dialua/runtime/protocol"
 )
 
@@ -191,7 +193,7 @@ func (a *args) named() bool {
 	if a.form == 0 {
 		a.form = 1
 		if t, ok := a.L.Get(2).(*lua.LTable); ok && a.L.GetTop() == 2 {
-			a.tbl = t
+			a.tbl = sandbox.Contents(t)
 			a.form = 2
 		}
 	}
@@ -206,7 +208,7 @@ func (a *args) optionsAt(pos int) {
 	}
 	switch o := a.L.Get(pos).(type) {
 	case *lua.LTable:
-		a.tbl = o
+		a.tbl = sandbox.Contents(o)
 	case *lua.LNilType:
 	default:
 		a.L.RaiseError("response:%s: argument #%d must be an options table, got %s", a.method, pos-1, o.Type())

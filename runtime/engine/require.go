@@ -7,6 +7,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/dialua/dialua/runtime/loader"
+	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // require loads a module from the running tenant's lib/ folder: "util" is
@@ -14,7 +15,9 @@ import (
 // most once per run, in the run's globals, and its return value (true if
 // none) is what every require of it in that run returns. Modules are compiled
 // once and hot-swapped like scripts, but never shared between runs: module
-// state cannot leak from one call to the next.
+// state cannot leak from one call to the next. The exception is a data
+// module (sandbox.DataMarker): built once per VM and file version, its
+// value is shared frozen, so nothing can be written into it.
 func (v *vm) require(L *lua.LState) int {
 	name := L.CheckString(1)
 	path := strings.ReplaceAll(name, ".", "/")
@@ -40,6 +43,13 @@ func (v *vm) require(L *lua.LState) int {
 	if v.loaded == nil {
 		v.loaded = map[string]lua.LValue{}
 	}
+	if sc.Data() {
+		if val := v.data.get(v, sc); val != nil {
+			v.loaded[name] = val
+			L.Push(val)
+			return 1
+		}
+	}
 	v.loaded[name] = nil
 	fn := L.NewFunctionFromProto(sc.Proto)
 	fn.Env = v.env
@@ -57,3 +67,61 @@ func (v *vm) require(L *lua.LState) int {
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
+
+// Bounds on the data modules one VM keeps: how many, and how many values
+// (table entries, keys and values) in all; a module over the values bound
+// is built per run, as any other.
+const (
+	maxDataModules     = 64
+	maxDataValues      = 1 << 16
+	maxDataModuleValue = 1 << 14
+)
+
+// dataModules are a VM's frozen data modules, by compiled script (one per
+// tenant's file version: a hot swap makes a new one).
+type dataModules struct {
+	m      map[*loader.Script]lua.LValue
+	values int
+}
+
+// get returns the module's frozen value, building it on first use; nil when
+// it cannot be kept (too large, or its code fails), and the caller runs it
+// as an ordinary module, with the same outcome as before.
+func (d *dataModules) get(v *vm, sc *loader.Script) lua.LValue {
+	if val, ok := d.m[sc]; ok {
+		return val
+	}
+	L := v.sb.L
+	fn := L.NewFunctionFromProto(sc.Proto)
+	fn.Env = L.NewTable() // pure data reads no globals; an empty table to be sure
+	if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}); err != nil {
+		return nil
+	}
+	built := L.Get(-1)
+	L.Pop(1)
+	if built == lua.LNil {
+		built = lua.LTrue
+	}
+	frozen, err := v.sb.FreezeData(built, maxDataModuleValue)
+	if err != nil {
+		return nil
+	}
+	n := countValues(frozen)
+	if d.m == nil || len(d.m) >= maxDataModules || d.values+n > maxDataValues {
+		d.m, d.values = map[*loader.Script]lua.LValue{}, 0
+	}
+	d.m[sc] = frozen
+	d.values += n
+	return frozen
+}
+
+// countValues is what a frozen value weighs against maxDataValues.
+func countValues(v lua.LValue) int {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return 1
+	}
+	n := 1
+	sandbox.Contents(t).ForEach(func(_, val lua.LValue) { n += 1 + countValues(val) })
+	return n
+}

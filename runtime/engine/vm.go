@@ -26,6 +26,7 @@ type vm struct {
 	call     *luaapi.Call
 	env      *lua.LTable
 	loaded   map[string]lua.LValue // modules required in this run
+	data     dataModules           // data modules built in this VM, frozen (require.go)
 	errFn    *lua.LFunction        // onError, made once per VM
 	failure  runFailure            // what onError saw in the last failed run
 }

@@ -22,6 +22,10 @@ type Script struct {
 	template *template // the compiled form it shares (see share.go)
 }
 
+// Data reports whether the script is a data module (sandbox.DataMarker and
+// sandbox.PureData): built once per VM, handed out frozen.
+func (s *Script) Data() bool { return s.template != nil && s.template.data }
+
 // failure is a file version that is not served, remembered so it is tried
 // again only once the file changes: one that does not compile (a
 // *ScriptError), or a file refused as if missing (ErrNotFound).

@@ -29,6 +29,7 @@ type templates struct {
 type template struct {
 	proto *lua.FunctionProto
 	bytes int64 // protoBytes of the shared parts
+	data  bool  // a data module: marked, and pure data (sandbox.PureData)
 }
 
 // compile returns the compiled form of src for the file named chunk,
@@ -53,7 +54,7 @@ func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *tem
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &template{proto: proto, bytes: protoBytes(proto)}
+	t := &template{proto: proto, bytes: protoBytes(proto), data: sandbox.HasDataMarker(src) && sandbox.PureData(proto)}
 	w := weak.Make(t)
 	ts.mu.Lock()
 	ts.m[sum] = w

@@ -12,7 +12,7 @@ import (
 // collectgarbage, module, require (replaced by the engine), newproxy, and
 // gopher-lua's _printregs.
 var baseAllowed = []string{
-	"assert", "error", "ipairs", "pcall", "select",
+	"assert", "error", "pcall", "select",
 	"tonumber", "tostring", "type", "xpcall",
 	"getmetatable", "rawequal", "rawget",
 }
@@ -34,6 +34,8 @@ func (vm *VM) openBase(L *lua.LState) {
 		return setmt(L)
 	}))
 	vm.Globals.RawSetString("unpack", L.NewFunction(unpack))
+	vm.ipairsFn = L.NewFunction(vm.ipairsNext)
+	vm.Globals.RawSetString("ipairs", L.NewFunction(vm.ipairs))
 	vm.nextFn = L.NewFunction(vm.next)
 	vm.Globals.RawSetString("next", vm.nextFn)
 	vm.Globals.RawSetString("pairs", L.NewFunction(vm.pairs))
@@ -165,7 +167,7 @@ const maxResults = 8000
 
 // unpack is Lua 5.1's unpack with its "too many results" check.
 func unpack(L *lua.LState) int {
-	t := L.CheckTable(1)
+	t := Contents(L.CheckTable(1))
 	i := L.OptInt(2, 1)
 	e := L.OptInt(3, t.Len())
 	if i > e {
@@ -179,4 +181,26 @@ func unpack(L *lua.LState) int {
 		L.Push(t.RawGetInt(k))
 	}
 	return n
+}
+
+// ipairs is Lua's, reading a read-only proxy (a library table, a frozen
+// data module) through to its table.
+func (vm *VM) ipairs(L *lua.LState) int {
+	t := L.CheckTable(1)
+	L.Push(vm.ipairsFn)
+	L.Push(t)
+	L.Push(lua.LNumber(0))
+	return 3
+}
+
+func (vm *VM) ipairsNext(L *lua.LState) int {
+	t := vm.readable(L.CheckTable(1))
+	i := L.CheckInt(2) + 1
+	v := t.RawGetInt(i)
+	if v == lua.LNil {
+		return 0
+	}
+	L.Push(lua.LNumber(i))
+	L.Push(v)
+	return 2
 }

@@ -12,9 +12,14 @@ func (vm *VM) openTable(L *lua.LState) *lua.LTable {
 	lua.OpenTable(L)
 	std := L.GetGlobal("table").(*lua.LTable)
 	t := L.NewTable()
-	for _, name := range []string{"insert", "remove", "getn"} {
+	for _, name := range []string{"insert", "remove"} {
 		t.RawSetString(name, vm.refuseReadOnly(std.RawGetString(name).(*lua.LFunction)))
 	}
+	// getn only reads: a read-only proxy is measured through to its table.
+	t.RawSetString("getn", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LNumber(vm.readable(L.CheckTable(1)).Len()))
+		return 1
+	}))
 	t.RawSetString("maxn", L.NewFunction(vm.tableMaxn))
 	t.RawSetString("foreach", L.NewFunction(vm.tableForeach))
 	t.RawSetString("foreachi", L.NewFunction(vm.tableForeachi))
@@ -79,7 +84,7 @@ func (vm *VM) refuseReadOnly(fn *lua.LFunction) *lua.LFunction {
 // tableConcat is table.concat(t [, sep [, i [, j]]]) with the result size
 // checked as it grows and the deadline checked as it loops.
 func (vm *VM) tableConcat(L *lua.LState) int {
-	t := L.CheckTable(1)
+	t := Contents(L.CheckTable(1))
 	sep := L.OptString(2, "")
 	i := L.OptInt(3, 1)
 	j := L.OptInt(4, t.Len())

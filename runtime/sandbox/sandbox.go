@@ -62,11 +62,13 @@ type VM struct {
 	// lazily can complete itself first.
 	OnIterate func(t *lua.LTable)
 
-	limits  Limits
-	nextFn  *lua.LFunction // what pairs returns for a table
-	envMeta *lua.LTable
-	roMeta  map[*lua.LTable]struct{} // proxies scripts must not write
-	rng     *rand.Rand               // set by math.randomseed, for this run only
+	limits   Limits
+	nextFn   *lua.LFunction // what pairs returns for a table
+	ipairsFn *lua.LFunction // what ipairs returns
+	lenFn    *lua.LFunction // __len of frozen data proxies (data.go)
+	envMeta  *lua.LTable
+	roMeta   map[*lua.LTable]struct{} // proxies scripts must not write
+	rng      *rand.Rand               // set by math.randomseed, for this run only
 }
 
 // MaxArrayIndex is the largest index gopher-lua keeps in a table's array part.
@@ -234,7 +236,7 @@ func LockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
 
 func (vm *VM) isReadOnly(t *lua.LTable) bool {
 	_, ok := vm.roMeta[t]
-	return ok
+	return ok || isFrozenData(t)
 }
 
 // NewEnv returns a fresh globals table for one run: empty, reading through to

@@ -1,3 +1,4 @@
+-- dialua: data (built once per VM, read-only: docs/lua-api.md#data-modules)
 -- Balances in cents, by caller-ID number.
 return {
   ["0040741234567"] = { balance = 1050, language = "en" },

@@ -1,3 +1,4 @@
+-- dialua: data (built once per VM, read-only: docs/lua-api.md#data-modules)
 -- Where callers go, decided from what their path through the IVR set.
 return {
   vip_numbers = { ["0040741234567"] = true },

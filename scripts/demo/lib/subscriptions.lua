@@ -1,3 +1,4 @@
+-- dialua: data (built once per VM, read-only: docs/lua-api.md#data-modules)
 -- Subscription ids the support line accepts, with the caller's name and the
 -- queue tier. Real deployments ask a CRM over HTTP; this table stands in.
 return {

@@ -1,3 +1,4 @@
+-- dialua: data (built once per VM, read-only: docs/lua-api.md#data-modules)
 -- Pending phone verifications, by the call-control API id of the call the web
 -- form started, and numbers banned from the start. A real form backend would
 -- keep these in its own database; the misses the script counts live in the
