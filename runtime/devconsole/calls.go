@@ -252,14 +252,8 @@ func (c *Console) placeCall(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	path, err := c.ivrPath(req.IVR)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	def, err := ivr.Load(path)
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+	def := c.loadIVR(w, req.IVR)
+	if def == nil {
 		return
 	}
 	caller := req.Caller
@@ -332,20 +326,16 @@ func (c *Console) press(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) silence(w http.ResponseWriter, r *http.Request) {
-	lc := c.callFor(w, r)
-	if lc == nil {
-		return
-	}
-	var req struct{}
-	if !readJSON(w, r, &req) {
-		return
-	}
-	if c.inputDone(w, lc.walker().Silence()) {
-		lc.input("_")
-	}
+	c.keyless(w, r, "_", (*ivr.Live).Silence)
 }
 
 func (c *Console) hangup(w http.ResponseWriter, r *http.Request) {
+	c.keyless(w, r, "!", (*ivr.Live).Hangup)
+}
+
+// keyless takes an input without keys (a silence, a hang-up), recorded for
+// a replay as mark.
+func (c *Console) keyless(w http.ResponseWriter, r *http.Request, mark string, do func(*ivr.Live) error) {
 	lc := c.callFor(w, r)
 	if lc == nil {
 		return
@@ -354,8 +344,8 @@ func (c *Console) hangup(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	if c.inputDone(w, lc.walker().Hangup()) {
-		lc.input("!")
+	if c.inputDone(w, do(lc.walker())) {
+		lc.input(mark)
 	}
 }
 

@@ -59,7 +59,20 @@ func (c *Console) path(name, suffix string) (string, error) {
 	return full, nil
 }
 
-func (c *Console) ivrPath(name string) (string, error) { return c.path(name, ".ivr.yaml") }
+// loadIVR reads the IVR file the page named, or answers why not (nil).
+func (c *Console) loadIVR(w http.ResponseWriter, name string) *ivr.IVR {
+	path, err := c.path(name, ".ivr.yaml")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil
+	}
+	def, err := ivr.Load(path)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return nil
+	}
+	return def
+}
 
 type ivrEntry struct {
 	File  string `json:"file"`

@@ -168,15 +168,7 @@ func actionText(a ivr.Action) string {
 }
 
 func (c *Console) flow(w http.ResponseWriter, r *http.Request) {
-	path, err := c.ivrPath(r.URL.Query().Get("ivr"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+	if def := c.loadIVR(w, r.URL.Query().Get("ivr")); def != nil {
+		writeJSON(w, http.StatusOK, flowOf(def))
 	}
-	def, err := ivr.Load(path)
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, flowOf(def))
 }
