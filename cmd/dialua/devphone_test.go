@@ -272,6 +272,22 @@ func TestDevPhoneInBrowser(t *testing.T) {
 		shot("console-error.png"),
 	)
 
+	// Another context to start in, and a call that is never answered.
+	run("start in MainMenu",
+		chromedp.SetValue(css("#ivr"), "routing/routing.ivr.yaml"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#ivr").dispatchEvent(new Event("change"))`),
+		until(`[...document.querySelectorAll("#entry option")].some(o => o.value === "MainMenu")`),
+		chromedp.SetValue(css("#entry"), "MainMenu"),
+		chromedp.Click(css("#call-btn")),
+		until(`document.querySelector("#call-state").classList.contains("waiting") && document.querySelector("#flow .node.current").dataset.node === "MainMenu/start"`),
+		chromedp.Click(css("#hangup-btn")),
+		until(`document.querySelector("#outcome").dataset.outcome === "caller-hangup"`),
+		chromedp.SetValue(css("#status"), "BUSY"),
+		chromedp.Click(css("#call-btn")),
+		until(`document.querySelector("#outcome").dataset.outcome === "unanswered BUSY"`),
+		chromedp.SetValue(css("#status"), ""),
+	)
+
 	// Another origin cannot drive the console: a page on another loopback
 	// port posts to it the ways a page can without asking (a form, a
 	// no-cors fetch) and opens its live channel.

@@ -71,6 +71,19 @@ async function loadFlow() {
     return;
   }
   drawFlow(state.flow);
+  const entry = $("#entry");
+  const keep = entry.value;
+  entry.textContent = "";
+  const def = el("option", "", "the file's entry (" + state.flow.entry + ")");
+  def.value = "";
+  entry.append(def);
+  for (const cx of state.flow.contexts) {
+    if (cx.name === state.flow.entry || !cx.options.some((o) => o.name === "start")) continue;
+    const o = el("option", "", cx.name);
+    o.value = cx.name;
+    entry.append(o);
+  }
+  entry.value = [...entry.options].some((o) => o.value === keep) ? keep : "";
 }
 
 // --- the call flow graph ----------------------------------------------------
@@ -220,25 +233,27 @@ function callerFromForm() {
     number: $("#caller-number").value.trim(),
     name: $("#caller-name").value.trim(),
     call_api_id: $("#caller-api-id").value.trim(),
+    status: $("#status").value,
   };
 }
 
-async function placeCall(ivr, caller) {
+async function placeCall(ivr, caller, entry) {
   if (state.call) await hangup();
   resetCall();
   if ($("#ivr").value !== ivr) {
     $("#ivr").value = ivr;
   }
   await loadFlow();
+  if (entry === undefined) entry = $("#entry").value;
   let res;
   try {
-    res = await api("POST", "/api/calls", { ivr, caller });
+    res = await api("POST", "/api/calls", { ivr, caller, entry });
   } catch (e) {
     setState("could not place the call: " + e.message);
     return;
   }
   const es = new EventSource("/api/calls/" + res.id + "/events");
-  state.call = { id: res.id, ivr, caller, es };
+  state.call = { id: res.id, ivr, caller, entry, es };
   setState("calling " + (res.name || ivr) + " (CallID " + res.call_id + ")");
   $("#hangup-btn").disabled = false;
   $("#replay-btn").disabled = true;
@@ -407,7 +422,7 @@ function onEnd(end) {
   const c = state.call;
   if (c) {
     c.es.close();
-    state.lastCall = { ivr: c.ivr, caller: c.caller, inputs: end.inputs };
+    state.lastCall = { ivr: c.ivr, caller: c.caller, entry: c.entry, inputs: end.inputs };
   }
   state.call = null;
   let o = end.outcome.state + (end.outcome.target ? " " + end.outcome.target : "");
@@ -442,7 +457,7 @@ async function hangup() {
 function replay() {
   const l = state.lastCall;
   if (!l) return;
-  placeCall(l.ivr, Object.assign({}, l.caller, { digits: l.inputs }));
+  placeCall(l.ivr, Object.assign({}, l.caller, { digits: l.inputs }), l.entry);
 }
 
 function speak(s) {
