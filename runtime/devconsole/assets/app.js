@@ -148,8 +148,12 @@ function drawFlow(flow) {
     width = Math.max(width, x + BOX_W + PAD + 60);
     height = Math.max(height, colY[col]);
   }
-  svg.setAttribute("width", width);
-  svg.setAttribute("height", height + PAD);
+  // Shrink to the panel, down to 60%; past that the panel scrolls.
+  const panel = $("#flow-wrap").clientWidth || width;
+  const scale = Math.max(0.6, Math.min(1, (panel - 4) / width));
+  svg.setAttribute("viewBox", "0 0 " + width + " " + (height + PAD));
+  svg.setAttribute("width", Math.round(width * scale));
+  svg.setAttribute("height", Math.round((height + PAD) * scale));
   svg.append(edgeLayer, nodeLayer);
   for (const e of flow.edges) addEdge(e.from, e.to, e.kind, e.label);
 }
