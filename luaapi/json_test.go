@@ -64,7 +64,9 @@ response:set_var("serr", tostring(err2))`,
 	}), engine.Options{Timeout: 3 * time.Second})
 	begin := time.Now()
 	got := e.Vars(t, "/a/enc")
-	if d := time.Since(begin); d > raceSlowdown*time.Second {
+	// The run's deadline is 3 s, where a scan that ignores it would end:
+	// 2 s leaves room for a loaded machine and still tells the two apart.
+	if d := time.Since(begin); d > max(2, raceSlowdown)*time.Second {
 		t.Errorf("answered after %v; the conversions should be refused in milliseconds", d)
 	}
 	if !strings.Contains(got["err"], "too costly") || got["serr"] == "nil" {
