@@ -190,15 +190,16 @@ func TestDevPhoneInBrowser(t *testing.T) {
 		shot("console-call.png"),
 	)
 	var got struct {
-		Tier, Attempts, Current, Spoken, Session string
-		ScriptEdge, Requests                     int
-		XML, Logs                                string
+		Tier, Attempts, AttemptsHistory, Current, Spoken, Session string
+		ScriptEdge, Requests                                      int
+		XML, Logs                                                 string
 	}
 	eval("read the page", &got, `(() => {
 		const cell = (sel) => { const e = document.querySelector(sel); return e ? e.innerText : ""; };
 		return {
 			Tier: cell('#vars tr[data-var="subscription_tier"] td:nth-child(2)'),
 			Attempts: cell('#vars tr[data-var="support_attempts"] td:nth-child(2)'),
+			AttemptsHistory: (document.querySelector('#vars tr[data-var="support_attempts"]') || {}).title || "",
 			Current: document.querySelector("#flow .node.current").dataset.node,
 			Spoken: window.dialuaSpoken.join("|"),
 			Session: cell('#session'),
@@ -208,8 +209,9 @@ func TestDevPhoneInBrowser(t *testing.T) {
 			Logs: [...document.querySelectorAll("#transcript .request .log")].map(p => p.innerText).join("\n"),
 		};
 	})()`)
-	if got.Tier != "gold" || got.Attempts != "0" {
-		t.Errorf("variables panel: subscription_tier %q, support_attempts %q", got.Tier, got.Attempts)
+	// support_attempts was 1 after the wrong id, 0 once the right one came.
+	if got.Tier != "gold" || got.Attempts != "0 (2 values)" || !strings.Contains(got.AttemptsHistory, `Support/start/3: "1"`) || !strings.Contains(got.AttemptsHistory, `: "0"`) {
+		t.Errorf("variables panel: subscription_tier %q, support_attempts %q, its history %q", got.Tier, got.Attempts, got.AttemptsHistory)
 	}
 	if got.Current != "QueueGold/start" || got.ScriptEdge == 0 {
 		t.Errorf("flow graph: current node %q (want QueueGold/start), script jump edges %d", got.Current, got.ScriptEdge)

@@ -10,6 +10,7 @@ const state = {
   call: null,        // {id, ivr, caller, es}
   lastCall: null,    // {ivr, caller, inputs} of the last finished call
   vars: {},
+  varHistory: {},   // variable -> every value it had, with where
   flow: null,
   nodes: {},         // option id -> svg group
   boxes: {},         // option id -> {x, y, w, h}
@@ -270,6 +271,7 @@ function resetCall() {
   $("#session tbody").textContent = "";
   $("#outcome").textContent = "";
   state.vars = {};
+  state.varHistory = {};
   state.openRequest = null;
   clearFlowMarks();
 }
@@ -318,7 +320,7 @@ function onStep(s) {
       return;
     case "set":
       stepLine(s, "set " + s.var + " = \"" + s.value + "\"");
-      setVar(s.var, s.value);
+      setVar(s.var, s.value, s);
       break;
     case "request": openRequest(s); break;
     case "response": closeRequest(s); break;
@@ -392,8 +394,12 @@ function onLog(l) {
   target.append(line);
 }
 
-function setVar(name, value) {
+// setVar shows a variable's value; its row's tooltip and its count list
+// every value it had in this call, with where it was set.
+function setVar(name, value, s) {
   state.vars[name] = value;
+  const hist = (state.varHistory[name] = state.varHistory[name] || []);
+  hist.push(s.t.toFixed(1) + "s " + (s.at || "") + ": \"" + value + "\"");
   let tr = document.querySelector('#vars tr[data-var="' + CSS.escape(name) + '"]');
   if (!tr) {
     tr = el("tr");
@@ -401,7 +407,8 @@ function setVar(name, value) {
     tr.append(el("td", "", name), el("td"));
     $("#vars tbody").append(tr);
   }
-  tr.children[1].textContent = value;
+  tr.children[1].textContent = value + (hist.length > 1 ? " (" + hist.length + " values)" : "");
+  tr.title = hist.join("\n");
   tr.classList.add("changed");
 }
 
