@@ -9,9 +9,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/dialua/dialua/runtime/sandbox"
-
 	"github.com/dialua/dialua/runtime/netguard"
+	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // Defaults for a tenant whose configuration does not say.

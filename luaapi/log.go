@@ -12,9 +12,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/dialua/dialua/runtime/sandbox"
-
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/sandbox"
 	"github.com/dialua/dialua/runtime/tenant"
 )
 

@@ -7,9 +7,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/dialua/dialua/runtime/sandbox"
-
 	"github.com/dialua/dialua/runtime/protocol"
+	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // Response accumulates the XML of one run's verbs. It writes each verb's

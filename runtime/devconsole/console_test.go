@@ -301,3 +301,15 @@ func TestCallTooLargeForTheConsoleStillEnds(t *testing.T) {
 		t.Errorf("noted %v, %d bytes of steps kept", noted, bytes)
 	}
 }
+
+// dialua dev refuses a --console address that is not loopback only.
+func TestLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8090": true, "[::1]:8090": true, "localhost:8090": true,
+		"0.0.0.0:8090": false, ":8090": false, "127.0.0.1": false, "10.0.0.1:8090": false,
+	} {
+		if got := devconsole.LoopbackAddr(addr); got != want {
+			t.Errorf("LoopbackAddr(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -67,13 +67,6 @@ func loopbackHost(hostport string) bool {
 // LoopbackAddr reports whether a listen address binds a loopback address
 // only; the console refuses any other.
 func LoopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil && loopbackHost(addr)
 }

@@ -133,3 +133,24 @@ func TestDataModuleMarkerNeedsPureData(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A marked module too large to keep is run per request, as if unmarked,
+// on every request (the VM remembers it cannot keep it).
+func TestDataModuleTooLargeRunsPerRequest(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("-- dialua: data\nreturn {")
+	for i := 0; i < 20000; i++ {
+		b.WriteString("1,")
+	}
+	b.WriteString("}\n")
+	dir := writeScripts(t, map[string]string{
+		"acme/lib/big.lua": b.String(),
+		"acme/read.lua":    `local m = require("big"); m[1] = m[1] + 1; response:set_var("n", #m .. ":" .. m[1])`,
+	})
+	e := newEngine(t, engine.Options{ScriptsDir: dir, VMs: 1})
+	for i := 0; i < 2; i++ {
+		if v, err := run(context.Background(), e, "acme", "read"); err != nil || v["n"] != "20000:2" {
+			t.Errorf("run %d: %v %v", i, v, err)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/dialua/dialua/runtime/loader"
-	"github.com/dialua/dialua/runtime/sandbox"
 )
 
 // require loads a module from the running tenant's lib/ folder: "util" is
@@ -69,16 +68,18 @@ func (v *vm) require(L *lua.LState) int {
 func quote(s string) string { return "\"" + s + "\"" }
 
 // Bounds on the data modules one VM keeps: how many, and how many values
-// (table entries, keys and values) in all; a module over the values bound
-// is built per run, as any other.
+// (table entries, keys and values) in all and in one module; a module over
+// the last bound is run per request, as any other.
 const (
-	maxDataModules     = 64
-	maxDataValues      = 1 << 16
-	maxDataModuleValue = 1 << 14
+	maxDataModules      = 64
+	maxDataValues       = 1 << 16
+	maxDataModuleValues = 1 << 14
 )
 
 // dataModules are a VM's frozen data modules, by compiled script (one per
-// tenant's file version: a hot swap makes a new one).
+// tenant's file version: a hot swap makes a new one). A nil value is a
+// module that cannot be kept, remembered so that it is not built and thrown
+// away again on every request.
 type dataModules struct {
 	m      map[*loader.Script]lua.LValue
 	values int
@@ -91,22 +92,7 @@ func (d *dataModules) get(v *vm, sc *loader.Script) lua.LValue {
 	if val, ok := d.m[sc]; ok {
 		return val
 	}
-	L := v.sb.L
-	fn := L.NewFunctionFromProto(sc.Proto)
-	fn.Env = L.NewTable() // pure data reads no globals; an empty table to be sure
-	if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}); err != nil {
-		return nil
-	}
-	built := L.Get(-1)
-	L.Pop(1)
-	if built == lua.LNil {
-		built = lua.LTrue
-	}
-	frozen, err := v.sb.FreezeData(built, maxDataModuleValue)
-	if err != nil {
-		return nil
-	}
-	n := countValues(frozen)
+	frozen, n := d.build(v, sc)
 	if d.m == nil || len(d.m) >= maxDataModules || d.values+n > maxDataValues {
 		d.m, d.values = map[*loader.Script]lua.LValue{}, 0
 	}
@@ -115,13 +101,22 @@ func (d *dataModules) get(v *vm, sc *loader.Script) lua.LValue {
 	return frozen
 }
 
-// countValues is what a frozen value weighs against maxDataValues.
-func countValues(v lua.LValue) int {
-	t, ok := v.(*lua.LTable)
-	if !ok {
-		return 1
+// build runs the module's chunk and freezes its value, or gives nil.
+func (d *dataModules) build(v *vm, sc *loader.Script) (lua.LValue, int) {
+	L := v.sb.L
+	fn := L.NewFunctionFromProto(sc.Proto)
+	fn.Env = L.NewTable() // pure data reads no globals; an empty table to be sure
+	if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}); err != nil {
+		return nil, 1
 	}
-	n := 1
-	sandbox.Contents(t).ForEach(func(_, val lua.LValue) { n += 1 + countValues(val) })
-	return n
+	built := L.Get(-1)
+	L.Pop(1)
+	if built == lua.LNil {
+		built = lua.LTrue
+	}
+	frozen, n, err := v.sb.FreezeData(built, maxDataModuleValues)
+	if err != nil {
+		return nil, 1
+	}
+	return frozen, n
 }

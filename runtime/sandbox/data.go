@@ -71,10 +71,10 @@ var frozenMark = &lua.LUserData{}
 // table.concat and by every Go function of dialua that reads tables
 // (Contents), and writable by none. It counts the values it copies and
 // gives up past maxValues (errTooLarge) or on anything but strings,
-// numbers, booleans and tables without metatables.
-func (vm *VM) FreezeData(v lua.LValue, maxValues int) (lua.LValue, error) {
-	n := 0
-	return vm.freezeData(v, map[*lua.LTable]*lua.LTable{}, 0, &n, maxValues)
+// numbers, booleans and tables without metatables; n is how many it copied.
+func (vm *VM) FreezeData(v lua.LValue, maxValues int) (frozen lua.LValue, n int, err error) {
+	frozen, err = vm.freezeData(v, map[*lua.LTable]*lua.LTable{}, 0, &n, maxValues)
+	return frozen, n, err
 }
 
 func (vm *VM) freezeData(v lua.LValue, done map[*lua.LTable]*lua.LTable, depth int, n *int, max int) (lua.LValue, error) {
