@@ -403,10 +403,16 @@ func TestRedisHung(t *testing.T) {
 			t.Fatal("not back")
 		}
 	}
-	// Wait for the reconcile to see it too, then deploy.
-	for end := time.Now().Add(2 * time.Second); a.log.count("release store reachable again") == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("reconcile did not see Redis back")
+	// Wait for each node's reconcile to see it too (B's may still be
+	// waiting out a call the hang held), then deploy.
+	for _, n := range []*node{a, b} {
+		if n == b && n.log.count("release store unreachable") == 0 {
+			continue // B never looked while Redis hung
+		}
+		for end := time.Now().Add(2 * time.Second); n.log.count("release store reachable again") == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("reconcile did not see Redis back:\n%s", n.log.b.String())
+			}
 		}
 	}
 	r := a.deploy("acme", "v2")
