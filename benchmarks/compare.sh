@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side load test: dialua and nginx with its Lua module (the OpenResty
-# model) serving the same scripts/demo/support.lua, on 127.0.0.1 only.
+# model) serving the same script file, on 127.0.0.1 only: by default
+# scripts/demo/support.lua; with SCRIPT=minimal a one-line script
+# (`if request.params.code == "1" then response:hangup() end`), which
+# measures each server's own cost per request.
 #
 # Builds ./cmd/dialua, starts it and nginx (through benchmarks/openresty/
 # shim.lua, which gives nginx dialua's request/response/session surface),
@@ -12,7 +15,9 @@
 # Settings (environment): DURATION (10s), CONNECTIONS (64), THREADS (2),
 #   ROUNDS (3), WORKERS (nginx worker processes; default: the CPU count, the
 #   same cores dialua's Go scheduler uses), DIALUA_PORT (18091), NGINX_PORT (18092),
-#   DIALUA_FLAGS (extra flags for dialua serve, e.g. "--gc-percent 400").
+#   DIALUA_FLAGS (extra flags for dialua serve, e.g. "--gc-percent 400"),
+#   SCRIPT (support or minimal), DIALUA_BIN (a dialua binary to measure
+#   instead of building ./cmd/dialua, e.g. an older commit's).
 # Needs: go, wrk, curl, nginx and libnginx-mod-http-lua (Debian:
 #   apt-get install wrk nginx-light libnginx-mod-http-lua).
 set -euo pipefail
@@ -41,14 +46,34 @@ done
 [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || {
   echo "compare.sh: nginx's Lua module is missing (apt-get install libnginx-mod-http-lua)" >&2; exit 2; }
 
-query='subscription_code=934924&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallerIDNum=0040741234567&CallStatus=ANSWER&CallFlow=IN'
-dialua_url="http://127.0.0.1:$DIALUA_PORT/demo/support?$query"
-nginx_url="http://127.0.0.1:$NGINX_PORT/demo/support?$query"
+case ${SCRIPT:-support} in
+support)
+  scripts=$root/scripts
+  path=/demo/support
+  query='subscription_code=934924&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallerIDNum=0040741234567&CallStatus=ANSWER&CallFlow=IN'
+  ;;
+minimal)
+  scripts=$tmp/scripts
+  path=/bench/minimal
+  query='code=1&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallStatus=ANSWER&CallFlow=IN'
+  mkdir -p "$scripts/bench"
+  echo 'if request.params.code == "1" then response:hangup() end' > "$scripts/bench/minimal.lua"
+  ;;
+*) echo "compare.sh: SCRIPT is support or minimal, not ${SCRIPT}" >&2; exit 2 ;;
+esac
+dialua_url="http://127.0.0.1:$DIALUA_PORT$path?$query"
+nginx_url="http://127.0.0.1:$NGINX_PORT$path?$query"
 
-(cd "$root" && go build -o "$tmp/dialua" ./cmd/dialua)
-(cd "$root" && "$tmp/dialua" serve --listen "127.0.0.1:$DIALUA_PORT" --scripts ./scripts --log-level warn ${DIALUA_FLAGS:-}) &
+bin=${DIALUA_BIN:-}
+if [ -z "$bin" ]; then
+  echo "building ./cmd/dialua..."
+  (cd "$root" && go build -o "$tmp/dialua" ./cmd/dialua)
+  bin=$tmp/dialua
+fi
+(cd "$root" && "$bin" serve --listen "127.0.0.1:$DIALUA_PORT" --scripts "$scripts" --log-level warn ${DIALUA_FLAGS:-}) &
 pids+=($!)
 sed -e "s|@ROOT@|$root|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@TMP@|$tmp|g" \
+    -e "s|@LOCATION@|$path|g" -e "s|@SCRIPT@|$scripts$path.lua|g" \
   "$root/benchmarks/openresty/nginx.conf.tmpl" > "$tmp/nginx.conf"
 nginx -p "$tmp" -c "$tmp/nginx.conf" &
 pids+=($!)

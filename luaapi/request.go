@@ -24,6 +24,15 @@ var requestFields = map[string]string{
 	"caller_extension_id": protocol.ParamCallerExtensionID,
 }
 
+// eventValues are the events as Lua values, boxed once: nearly every run
+// reads request.event, and boxing a string allocates.
+var eventValues = map[protocol.Event]lua.LValue{
+	protocol.EventDialIn:      lua.LString(protocol.EventDialIn),
+	protocol.EventDialOut:     lua.LString(protocol.EventDialOut),
+	protocol.EventHangup:      lua.LString(protocol.EventHangup),
+	protocol.EventInteractive: lua.LString(protocol.EventInteractive),
+}
+
 // requestModule is `request`: a read-only object whose fields are looked up
 // in the current run when read, so a run pays only for the fields it uses.
 type requestModule struct{}
@@ -58,7 +67,8 @@ func (st *requestState) index(L *lua.LState) int {
 	switch key {
 	case "params":
 		if st.params == nil {
-			st.params = L.NewTable()
+			// Sized for nothing: most runs only read through it.
+			st.params = L.CreateTable(0, 0)
 			st.params.Metatable = st.meta
 		}
 		L.Push(st.params)
@@ -71,7 +81,12 @@ func (st *requestState) index(L *lua.LState) int {
 	case "script":
 		L.Push(lua.LString(req.Script))
 	case "event":
-		L.Push(lua.LString(req.Event()))
+		ev := req.Event()
+		if v, ok := eventValues[ev]; ok {
+			L.Push(v)
+		} else {
+			L.Push(lua.LString(ev))
+		}
 	default:
 		name, ok := requestFields[key]
 		if !ok {

@@ -260,7 +260,22 @@ func (a *args) finish() {
 	if a.tbl == nil {
 		return
 	}
-	for k, _ := a.tbl.Next(lua.LNil); k != lua.LNil; k, _ = a.tbl.Next(k) {
+	// The array part is checked by index and the walk starts after it:
+	// Next boxes every array index it yields, an allocation per verb.
+	n := a.tbl.Len()
+	for i := 1; i <= n; i++ {
+		if a.tbl.RawGetInt(i) != lua.LNil && (i != 1 || !a.wasUsed(first)) {
+			a.L.RaiseError("response:%s: unknown option [%d]", a.method, i)
+		}
+	}
+	start := lua.LValue(lua.LNil)
+	switch {
+	case n == 1:
+		start = one
+	case n > 1:
+		start = lua.LNumber(n)
+	}
+	for k, _ := a.tbl.Next(start); k != lua.LNil; k, _ = a.tbl.Next(k) {
 		key, ok := k.(lua.LString)
 		if n, isNum := k.(lua.LNumber); isNum && n == 1 && a.wasUsed(first) {
 			continue
@@ -270,6 +285,9 @@ func (a *args) finish() {
 		}
 	}
 }
+
+// one is the index 1, boxed once.
+var one lua.LValue = lua.LNumber(1)
 
 func quoteKey(k lua.LValue) string {
 	if s, ok := k.(lua.LString); ok {

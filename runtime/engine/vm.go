@@ -28,6 +28,7 @@ type vm struct {
 	loaded   map[string]lua.LValue // modules required in this run
 	data     dataModules           // data modules built in this VM, frozen (require.go)
 	errFn    *lua.LFunction        // onError, made once per VM
+	main     *lua.LFunction        // the last script's main function, kept for its next run here
 	failure  runFailure            // what onError saw in the last failed run
 }
 
@@ -80,7 +81,14 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, release string, sc 
 	v.call.Begin(ctx, req, cfg, maxResponse)
 	v.sb.Reset()
 	v.env = v.sb.NewEnv()
-	fn := L.NewFunctionFromProto(sc.Proto)
+	// A main chunk has no upvalues and no script can get hold of it (no
+	// debug library, no getfenv), so the function object of the last run's
+	// script is reused when the same script runs again.
+	fn := v.main
+	if fn == nil || fn.Proto != sc.Proto {
+		fn = L.NewFunctionFromProto(sc.Proto)
+		v.main = fn
+	}
 	fn.Env = v.env
 	L.SetContext(v.lctx)
 	L.Push(fn)
@@ -114,6 +122,15 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, release string, sc 
 // memory.
 func (v *vm) clear() {
 	v.call.End()
+	v.sb.DoneEnv(v.env)
 	v.env = nil
-	v.loaded = nil
+	if v.main != nil {
+		v.main.Env = nil
+	}
+	// The map of required modules is kept for the next run, emptied, unless
+	// this run required unusually many.
+	if len(v.loaded) > maxDataModules {
+		v.loaded = nil
+	}
+	clear(v.loaded)
 }

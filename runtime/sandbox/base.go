@@ -51,6 +51,7 @@ func (vm *VM) rawset(L *lua.LState) int {
 	if vm.isReadOnly(t) {
 		L.RaiseError("attempt to modify a read-only table")
 	}
+	vm.noteWrite(t)
 	L.RawSet(t, L.CheckAny(2), L.CheckAny(3))
 	L.SetTop(1)
 	return 1

@@ -36,6 +36,7 @@ func (vm *VM) tableSort(L *lua.LState) int {
 	if vm.isReadOnly(t) {
 		L.RaiseError("attempt to modify a read-only table")
 	}
+	vm.noteWrite(t)
 	var cmp *lua.LFunction
 	if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
 		cmp = L.CheckFunction(2)
@@ -74,8 +75,11 @@ func (vm *VM) tableSort(L *lua.LState) int {
 func (vm *VM) refuseReadOnly(fn *lua.LFunction) *lua.LFunction {
 	g := fn.GFunction
 	return vm.L.NewFunction(func(L *lua.LState) int {
-		if t, ok := L.Get(1).(*lua.LTable); ok && vm.isReadOnly(t) {
-			L.RaiseError("attempt to modify a read-only table")
+		if t, ok := L.Get(1).(*lua.LTable); ok {
+			if vm.isReadOnly(t) {
+				L.RaiseError("attempt to modify a read-only table")
+			}
+			vm.noteWrite(t)
 		}
 		return g(L)
 	})

@@ -68,6 +68,8 @@ type VM struct {
 	lenFn    *lua.LFunction // __len of frozen data proxies (data.go)
 	envMeta  *lua.LTable
 	roMeta   map[*lua.LTable]struct{} // proxies scripts must not write
+	spareEnv *lua.LTable              // a finished run's globals, untouched: the next run's (env.go)
+	envWrote bool                     // the current run stored into its globals (env.go)
 	rng      *rand.Rand               // set by math.randomseed, for this run only
 }
 
@@ -126,8 +128,9 @@ func New(limits Limits) *VM {
 	smt.RawSetString("__metatable", lua.LString("read-only"))
 	L.SetMetatable(lua.LString(""), smt)
 
-	vm.envMeta = L.NewTable()
+	vm.envMeta = L.CreateTable(0, 3)
 	vm.envMeta.RawSetString("__index", vm.Globals)
+	vm.envMeta.RawSetString("__newindex", L.NewFunction(vm.envNewIndex))
 	vm.envMeta.RawSetString("__metatable", lua.LString("read-only"))
 	return vm
 }
@@ -237,18 +240,6 @@ func LockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
 func (vm *VM) isReadOnly(t *lua.LTable) bool {
 	_, ok := vm.roMeta[t]
 	return ok || isFrozenData(t)
-}
-
-// NewEnv returns a fresh globals table for one run: empty, reading through to
-// Globals, with _G naming itself. Whatever the run stores in it dies with it.
-// (Emptying and reusing one table would save allocations, but gopher-lua
-// tables never shrink, so one run could leave every later run a huge table
-// to carry.)
-func (vm *VM) NewEnv() *lua.LTable {
-	env := vm.L.CreateTable(0, 4)
-	env.Metatable = vm.envMeta
-	env.RawSetString("_G", env)
-	return env
 }
 
 // Reset clears the per-run state the libraries keep (the seeded random
