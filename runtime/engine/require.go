@@ -105,7 +105,7 @@ func (d *dataModules) get(v *vm, sc *loader.Script) lua.LValue {
 func (d *dataModules) build(v *vm, sc *loader.Script) (lua.LValue, int) {
 	L := v.sb.L
 	fn := L.NewFunctionFromProto(sc.Proto)
-	fn.Env = L.NewTable() // pure data reads no globals; an empty table to be sure
+	fn.Env = L.CreateTable(0, 0) // pure data reads no globals; an empty table to be sure
 	if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}); err != nil {
 		return nil, 1
 	}

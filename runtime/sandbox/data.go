@@ -93,7 +93,7 @@ func (vm *VM) freezeData(v lua.LValue, done map[*lua.LTable]*lua.LTable, depth i
 			return nil, errors.New("not plain data")
 		}
 		inner := vm.L.CreateTable(x.Len(), 0)
-		proxy := vm.L.NewTable()
+		proxy := vm.L.CreateTable(0, 0)
 		proxy.Metatable = vm.dataMeta(inner)
 		done[x] = proxy
 		var err error

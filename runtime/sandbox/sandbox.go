@@ -142,7 +142,7 @@ func (vm *VM) Set(name string, v lua.LValue) { vm.Globals.RawSetString(name, v) 
 // error on writes; the proxy's metatable is locked, and rawset and the table
 // library refuse it. t itself must not be handed to scripts.
 func (vm *VM) ReadOnly(t *lua.LTable) *lua.LTable {
-	proxy := vm.L.NewTable()
+	proxy := vm.L.CreateTable(0, 0) // empty for good: no slots to reserve
 	proxy.Metatable = LockedMeta(vm.L, t, "")
 	vm.roMeta[proxy] = struct{}{}
 	return proxy
@@ -219,7 +219,7 @@ func (vm *VM) freeze(v lua.LValue, done map[*lua.LTable]*lua.LTable, depth int) 
 // read-only table" when what is empty), getmetatable returns the string
 // "read-only" instead of the table, and tostring gives what.
 func LockedMeta(L *lua.LState, index lua.LValue, what string) *lua.LTable {
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", index)
 	msg := "attempt to modify a read-only table"
 	if what != "" {
