@@ -22,14 +22,16 @@ import (
 // A template lives as long as a Script made from it: each Script holds it,
 // and the index holds only weak pointers, cleaned up when a template goes.
 type templates struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]weak.Pointer[template]
+	mu     sync.Mutex
+	m      map[[sha256.Size]byte]weak.Pointer[template]
+	shapes shapes // for files whose bytes differ (shape.go)
 }
 
 type template struct {
 	proto *lua.FunctionProto
-	bytes int64 // protoBytes of the shared parts
-	data  bool  // a data module: marked, and pure data (sandbox.PureData)
+	shape *shape // keeps the code proto shares with other templates alive
+	bytes int64  // protoBytes of the shared parts
+	data  bool   // a data module: marked, and pure data (sandbox.PureData)
 }
 
 // compile returns the compiled form of src for the file named chunk,
@@ -54,7 +56,8 @@ func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *tem
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &template{proto: proto, bytes: protoBytes(proto), data: sandbox.HasDataMarker(src) && sandbox.PureData(proto)}
+	t := &template{proto: proto, shape: ts.shapes.share(proto), bytes: protoBytes(proto),
+		data: sandbox.HasDataMarker(src) && sandbox.PureData(proto)}
 	w := weak.Make(t)
 	ts.mu.Lock()
 	ts.m[sum] = w

@@ -1,8 +1,11 @@
 package loader
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	lua "github.com/yuin/gopher-lua"
 )
 
 // Files with the same bytes share one compiled form, but each keeps its
@@ -40,5 +43,50 @@ func TestIdenticalFilesShareCompiledForm(t *testing.T) {
 	}
 	if !strings.HasPrefix(a.Chunk, "a/") || !strings.HasPrefix(b.Chunk, "b/") {
 		t.Errorf("chunks %q %q", a.Chunk, b.Chunk)
+	}
+}
+
+// Files that differ only in a constant share their code and debug
+// information, and still answer and fail with their own constants and names.
+func TestFilesDifferingInConstantsShareCode(t *testing.T) {
+	src := "local who = %q\nlocal function f(x)\n  return x.missing.field\nend\nreturn who\n"
+	l := newTestStore(t, map[string]string{
+		"a/s.lua": fmt.Sprintf(src, "alice"),
+		"b/s.lua": fmt.Sprintf(src, "bob"),
+		"c/s.lua": "local extra = 1\n" + fmt.Sprintf(src, "carol"),
+	}, 100, 1<<30, 1<<30)
+	get := func(tenant string) *Script {
+		sc, err := l.Get(Name{Tenant: tenant, Script: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	a, b, c := get("a"), get("b"), get("c")
+	if a.template == b.template {
+		t.Fatal("different bytes, one template")
+	}
+	if &a.Proto.Code[0] != &b.Proto.Code[0] || &a.Proto.FunctionPrototypes[0].Code[0] != &b.Proto.FunctionPrototypes[0].Code[0] ||
+		&a.Proto.DbgSourcePositions[0] != &b.Proto.DbgSourcePositions[0] || &a.Proto.DbgLocals[0] != &b.Proto.DbgLocals[0] {
+		t.Error("a and b do not share their code")
+	}
+	if &a.Proto.Code[0] == &c.Proto.Code[0] {
+		t.Error("c's code differs but is shared")
+	}
+	if a.Proto.Constants[0] != lua.LString("alice") || b.Proto.Constants[0] != lua.LString("bob") {
+		t.Errorf("constants %v and %v", a.Proto.Constants[0], b.Proto.Constants[0])
+	}
+	for name, sc := range map[string]*Script{"a": a, "b": b} {
+		L := lua.NewState()
+		fn := L.NewFunctionFromProto(sc.Proto)
+		L.Push(fn)
+		if err := L.PCall(0, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"a": "alice", "b": "bob"}[name]
+		if got := L.Get(-1).String(); got != want {
+			t.Errorf("%s's script returns %q, want %q", name, got, want)
+		}
+		L.Close()
 	}
 }
