@@ -12,7 +12,8 @@ func TestGCPercentFor(t *testing.T) {
 		{4 * mib, 64 * mib, 1600},   // a small server: room of 64 MiB
 		{1 * mib, 64 * mib, 2000},   // capped
 		{32 * mib, 64 * mib, 200},   // room of 64 MiB = twice the live heap
-		{200 * mib, 64 * mib, 100},  // a large server: grows by its live heap
+		{100 * mib, 64 * mib, 64},   // room of 64 MiB, over half the live heap
+		{200 * mib, 64 * mib, 50},   // a large server: grows by half its live heap
 		{200 * mib, 400 * mib, 200}, // a larger headroom set by the operator
 	} {
 		if got := gcPercentFor(c.live, c.headroom); got != c.want {

@@ -69,7 +69,7 @@ func newServeFlags() (*flag.FlagSet, *serveFlags) {
 	o.maxRunMemory = sizeVar(fs, "max-run-memory", engine.DefaultMaxRunMemory, 1, true, "", "memory one script run may hold before it is stopped (a `size`); off (or negative): no per-run limit")
 	o.tenantVMs = intVar(fs, "tenant-vms", 0, 1, "a quarter of --vms, at least 2", "VMs one tenant may hold at once when the tenants file sets no max_concurrent (0: a quarter of --vms, at least 2)")
 	o.gcPercent = intVar(fs, "gc-percent", 0, 1, "use --gc-headroom", "fixed Go garbage-collector target (GOGC) instead of --gc-headroom (0: use the headroom policy)")
-	o.gcHeadroom = sizeVar(fs, "gc-headroom", 64<<20, 1<<20, false, "Go's own policy, GOGC=100", "how far (a `size`, at least 1MiB) the heap may grow past the live heap before a collection (at least the live heap again); 0: Go's own policy; see docs")
+	o.gcHeadroom = sizeVar(fs, "gc-headroom", 64<<20, 1<<20, false, "Go's own policy, GOGC=100", "how far (a `size`, at least 1MiB) the heap may grow past the live heap before a collection (at least half the live heap); 0: Go's own policy; see docs")
 	o.maxScripts = intVar(fs, "max-scripts", loader.DefaultMaxScripts, 1, "", "compiled scripts kept in memory")
 	o.maxCache = sizeVar(fs, "max-cache", loader.DefaultMaxBytes, 1, false, "", "estimated memory of compiled scripts kept, in total (a `size`)")
 	o.maxTenantCache = sizeVar(fs, "max-tenant-cache", loader.DefaultMaxTenantBytes, 1, false, "", "estimated memory of compiled scripts kept for one tenant (a `size`)")

@@ -69,7 +69,8 @@ func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *tem
 		}
 		ts.mu.Unlock()
 	}, sum)
-	return rename(proto, chunk), t, nil
+	// The first file of a template uses the compiled structs themselves.
+	return proto, t, nil
 }
 
 // rename copies the proto tree's structs with SourceName set to chunk; the

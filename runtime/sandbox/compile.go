@@ -130,6 +130,7 @@ func shrink(p *lua.FunctionProto) {
 	p.DbgLocals = slices.Clone(p.DbgLocals)
 	p.DbgCalls = slices.Clone(p.DbgCalls)
 	p.DbgUpvalues = slices.Clone(p.DbgUpvalues)
+	trimStringConstants(p)
 	for _, child := range p.FunctionPrototypes {
 		shrink(child)
 	}
