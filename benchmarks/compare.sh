@@ -9,7 +9,9 @@
 # shim.lua, which gives nginx dialua's request/response/session surface),
 # checks that both answer the benchmark request with the same XML, then runs
 # wrk against each in turn, ROUNDS times, alternating, and prints every run
-# and the medians.
+# and the medians, with the CPU time (user and system, from /proc) each
+# server spent per request: a steadier figure than requests/s on a shared
+# machine, and one that shows how much of a request is the kernel's.
 #
 # Usage: bash benchmarks/compare.sh
 # Settings (environment): DURATION (10s), CONNECTIONS (64), THREADS (2),
@@ -93,16 +95,38 @@ if [ "$a" != "$b" ]; then
 fi
 echo "both answer: $(echo "$a" | tail -1)"
 
-run() { # name url -> "rps p50 p90 p99"
-  local out
+# ticks PID... -> "user system": CPU clock ticks the processes have used.
+ticks() {
+  local u=0 s=0 a b p
+  for p in "$@"; do
+    read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat")
+    u=$((u + a)); s=$((s + b))
+  done
+  echo "$u $s"
+}
+# The server was started in a subshell, which bash may or may not have
+# replaced by dialua itself.
+dialua_pids() { local c; c=$(pgrep -P "${pids[0]}" | tr '\n' ' '); echo "${c:-${pids[0]}}"; }
+nginx_pids() { pgrep -P "$(cat "$tmp/nginx.pid")" | tr '\n' ' '; }
+
+run() { # name url -> "rps p50 p90 p99 user-µs system-µs" (the server's CPU per request)
+  local out procs u1 s1 u2 s2
+  procs=$("${1}_pids")
+  # shellcheck disable=SC2086
+  read -r u1 s1 < <(ticks $procs)
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
+  # shellcheck disable=SC2086
+  read -r u2 s2 < <(ticks $procs)
   if echo "$out" | grep -q "Non-2xx"; then echo "compare.sh: $1 answered non-2xx" >&2; echo "$out" >&2; exit 1; fi
-  local rps p50 p90 p99
+  local rps p50 p90 p99 n hz
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
   p90=$(echo "$out" | awk '$1 == "90%" {print $2}')
   p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-  echo "$rps $p50 $p90 $p99"
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  hz=$(getconf CLK_TCK)
+  awk -v r="$rps" -v a="$p50" -v b="$p90" -v c="$p99" -v n="$n" -v hz="$hz" -v u=$((u2 - u1)) -v s=$((s2 - s1)) \
+    'BEGIN {printf "%s %s %s %s %.1f %.1f\n", r, a, b, c, u * 1e6 / hz / n, s * 1e6 / hz / n}'
 }
 
 wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$dialua_url" >/dev/null
@@ -112,7 +136,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for name in dialua nginx; do
     url=$dialua_url; [ "$name" = nginx ] && url=$nginx_url
     line=$(run "$name" "$url")
-    echo "round $r $name: $line" | awk '{printf "round %s %-7s %10s req/s  p50 %-8s p90 %-8s p99 %s\n", $2, $3, $4, $5, $6, $7}'
+    echo "round $r $name: $line" | awk '{printf "round %s %-7s %10s req/s  p50 %-8s p90 %-8s p99 %-8s CPU/request: user %s µs, system %s µs\n", $2, $3, $4, $5, $6, $7, $8, $9}'
     echo "$name $line" >> "$tmp/results"
   done
 done
@@ -122,7 +146,9 @@ echo
 echo "medians over $ROUNDS rounds ($DURATION, $CONNECTIONS connections, $THREADS wrk threads, nginx workers: $WORKERS):"
 for name in dialua nginx; do
   rps=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/results" | median)
-  echo "  $name: $rps req/s"
+  u=$(awk -v n="$name" '$1 == n {print $6}' "$tmp/results" | median)
+  s=$(awk -v n="$name" '$1 == n {print $7}' "$tmp/results" | median)
+  echo "  $name: $rps req/s; the server's CPU per request: user $u µs, system $s µs"
 done
 d=$(awk '$1 == "dialua" {print $2}' "$tmp/results" | median)
 n=$(awk '$1 == "nginx" {print $2}' "$tmp/results" | median)

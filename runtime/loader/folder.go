@@ -104,6 +104,11 @@ func (s *Folder) Locate(n Name) (File, error) {
 		}
 		return File{}, err
 	}
+	// A path without links resolves to an equal string: keep one copy of
+	// each (the cache holds these for every file it knows).
+	if realTenant == tenantDir {
+		realTenant = tenantDir
+	}
 	for i, file := range candidates {
 		real, err := filepath.EvalSymlinks(file)
 		if err != nil {
@@ -111,6 +116,9 @@ func (s *Folder) Locate(n Name) (File, error) {
 				continue
 			}
 			return File{}, err
+		}
+		if real == file {
+			real = file
 		}
 		if !strings.HasPrefix(real, realTenant+string(filepath.Separator)) {
 			s.log.Warn("script path leaves its tenant folder; refused", "tenant", tenant, "file", file, "target", real)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"runtime"
 	"sync"
+	"unique"
 	"weak"
 
 	lua "github.com/yuin/gopher-lua"
@@ -28,10 +29,11 @@ type templates struct {
 }
 
 type template struct {
-	proto *lua.FunctionProto
-	shape *shape // keeps the code proto shares with other templates alive
-	bytes int64  // protoBytes of the shared parts
-	data  bool   // a data module: marked, and pure data (sandbox.PureData)
+	proto   *lua.FunctionProto
+	shape   *shape                      // keeps the code proto shares with other templates alive
+	strings []unique.Handle[lua.LValue] // keep its interned constants alive (intern.go)
+	bytes   int64                       // protoBytes of the shared parts
+	data    bool                        // a data module: marked, and pure data (sandbox.PureData)
 }
 
 // compile returns the compiled form of src for the file named chunk,
@@ -56,8 +58,8 @@ func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *tem
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &template{proto: proto, shape: ts.shapes.share(proto), bytes: protoBytes(proto),
-		data: sandbox.HasDataMarker(src) && sandbox.PureData(proto)}
+	t := &template{proto: proto, shape: ts.shapes.share(proto), strings: internConstants(proto),
+		bytes: protoBytes(proto), data: sandbox.HasDataMarker(src) && sandbox.PureData(proto)}
 	w := weak.Make(t)
 	ts.mu.Lock()
 	ts.m[sum] = w

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -88,5 +89,29 @@ func TestFilesDifferingInConstantsShareCode(t *testing.T) {
 			t.Errorf("%s's script returns %q, want %q", name, got, want)
 		}
 		L.Close()
+	}
+}
+
+// Constant strings are one copy across files compiled apart.
+func TestConstantsInterned(t *testing.T) {
+	l := newTestStore(t, map[string]string{
+		"a/s.lua": `local greeting = "welcome to the support line"; return greeting .. "a"`,
+		"b/s.lua": `local x = 1; local greeting = "welcome to the support line"; return greeting .. "b"`,
+	}, 100, 1<<30, 1<<30)
+	find := func(tenant string) *byte {
+		sc, err := l.Get(Name{Tenant: tenant, Script: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range sc.Proto.Constants {
+			if s, ok := c.(lua.LString); ok && s == "welcome to the support line" {
+				return unsafe.StringData(string(s))
+			}
+		}
+		t.Fatalf("%s: constant not found", tenant)
+		return nil
+	}
+	if a, b := find("a"), find("b"); a != b {
+		t.Error("the two files hold two copies of the same constant")
 	}
 }

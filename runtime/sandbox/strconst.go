@@ -36,3 +36,28 @@ func trimStringConstants(p *lua.FunctionProto) {
 		*sc = slices.Clip(slices.Clone(*sc))
 	}
 }
+
+// InternConstants replaces every string constant of p's tree with
+// intern(constant), which must return an equal string, in both of the
+// lists gopher-lua keeps, so that files compiled apart can share one copy
+// of the strings they have in common.
+func InternConstants(p *lua.FunctionProto, intern func(lua.LString) lua.LValue) {
+	sc := stringConstants(p)
+	for i, c := range p.Constants {
+		s, ok := c.(lua.LString)
+		if !ok {
+			continue
+		}
+		v := intern(s)
+		if v != lua.LValue(s) {
+			panic("sandbox: InternConstants: intern changed a constant")
+		}
+		p.Constants[i] = v
+		if sc != nil && i < len(*sc) && (*sc)[i] == string(s) {
+			(*sc)[i] = string(v.(lua.LString))
+		}
+	}
+	for _, child := range p.FunctionPrototypes {
+		InternConstants(child, intern)
+	}
+}

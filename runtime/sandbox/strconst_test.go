@@ -1,6 +1,12 @@
 package sandbox
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unsafe"
+
+	lua "github.com/yuin/gopher-lua"
+)
 
 // The private list of string constants is found, trimmed to its length, and
 // still what the VM reads: globals and fields by constant name work.
@@ -26,6 +32,41 @@ func TestStringConstantsTrimmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := vm.L.Get(-1).String(); got != "1!" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// InternConstants puts the interned strings in both lists, and the code
+// still runs with them.
+func TestInternConstants(t *testing.T) {
+	proto, err := Compile([]byte(`local t = {alpha = "one"}; return t.alpha .. "!"`), "t.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon := map[string]string{}
+	InternConstants(proto, func(s lua.LString) lua.LValue {
+		c := strings.Clone(string(s))
+		canon[c] = c
+		return lua.LString(c)
+	})
+	for i, s := range *stringConstants(proto) {
+		if s == "" {
+			continue
+		}
+		c := proto.Constants[i].(lua.LString)
+		if unsafe.StringData(s) != unsafe.StringData(canon[s]) || unsafe.StringData(string(c)) != unsafe.StringData(canon[s]) {
+			t.Errorf("constant %q not replaced in both lists", s)
+		}
+	}
+	vm := New(Limits{})
+	defer vm.Close()
+	fn := vm.L.NewFunctionFromProto(proto)
+	fn.Env = vm.NewEnv()
+	vm.L.Push(fn)
+	if err := vm.L.PCall(0, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := vm.L.Get(-1).String(); got != "one!" {
 		t.Errorf("got %q", got)
 	}
 }
