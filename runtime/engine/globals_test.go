@@ -8,9 +8,10 @@ import (
 	"github.com/dialua/dialua/runtime/engine"
 )
 
-// A VM keeps a run's globals table for the next run when the run never
-// wrote to it. Every way of writing into _G must make the next run, of
-// another tenant, start from a clean table all the same.
+// A VM keeps a run's globals table for the tenant's next run when the run
+// never wrote to it. Every way of writing into _G must make the next run
+// start from a clean table all the same: the tenant's own next script, and
+// another tenant's.
 func TestGlobalsNeverReachTheNextRun(t *testing.T) {
 	writers := map[string]string{
 		"assign":       `x = "leak"`,
@@ -42,8 +43,9 @@ func TestGlobalsNeverReachTheNextRun(t *testing.T) {
 		i++
 		script := fmt.Sprintf("w%d", i)
 		names[name] = script
-		files["evil/"+script+".lua"] = src
+		files["acme/"+script+".lua"] = src
 	}
+	files["evil/read.lua"] = files["acme/read.lua"]
 	e := newEngine(t, engine.Options{ScriptsDir: writeScripts(t, files), VMs: 1})
 	want := map[string]string{"keys": "1", "self": "true", "x": "nil", "one": "nil"}
 	for name, script := range names {
@@ -51,18 +53,19 @@ func TestGlobalsNeverReachTheNextRun(t *testing.T) {
 		if _, err := run(context.Background(), e, "acme", "quiet"); err != nil {
 			t.Fatal(err)
 		}
-		for round := 0; round < 2; round++ {
-			if _, err := run(context.Background(), e, "evil", script); err != nil {
+		for round := 0; round < 4; round++ {
+			if _, err := run(context.Background(), e, "acme", script); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			got, err := run(context.Background(), e, "acme", "read")
+			reader := []string{"acme", "evil"}[round%2]
+			got, err := run(context.Background(), e, reader, "read")
 			if err != nil {
 				t.Errorf("%s: the next run: %v", name, err)
 				continue
 			}
 			for k, w := range want {
 				if got[k] != w {
-					t.Errorf("%s (round %d): the next run sees %s = %q, want %q", name, round, k, got[k], w)
+					t.Errorf("%s (round %d): the next run, of %s, sees %s = %q, want %q", name, round, reader, k, got[k], w)
 				}
 			}
 		}

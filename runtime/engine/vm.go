@@ -80,7 +80,7 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, release string, sc 
 	v.release = release
 	v.call.Begin(ctx, req, cfg, maxResponse)
 	v.sb.Reset()
-	v.env = v.sb.NewEnv()
+	v.env = v.sb.NewEnvFor(req.Tenant)
 	// A main chunk has no upvalues and no script can get hold of it (no
 	// debug library, no getfenv), so the function object of the last run's
 	// script is reused when the same script runs again.

@@ -19,13 +19,22 @@ import lua "github.com/yuin/gopher-lua"
 
 // NewEnv returns the globals table for one run: empty, reading through to
 // Globals, with _G naming itself. Whatever the run stores in it dies with it.
-func (vm *VM) NewEnv() *lua.LTable {
+func (vm *VM) NewEnv() *lua.LTable { return vm.NewEnvFor("") }
+
+// NewEnvFor is NewEnv for a run on behalf of owner (a tenant): a table is
+// reused only by runs of the owner whose run left it. A reused table has
+// the same address, which tostring(_G) shows; across owners that would tell
+// one tenant that another's last run wrote no globals.
+func (vm *VM) NewEnvFor(owner string) *lua.LTable {
 	vm.envWrote = false
-	if env := vm.spareEnv; env != nil {
-		vm.spareEnv = nil
+	env := vm.spareEnv
+	vm.spareEnv = nil
+	if env != nil && vm.spareOwner == owner {
+		vm.envOwner = owner
 		return env
 	}
-	env := vm.L.CreateTable(0, 1)
+	vm.envOwner = owner
+	env = vm.L.CreateTable(0, 1)
 	env.Metatable = vm.envMeta
 	env.RawSetString("_G", env)
 	return env
@@ -44,7 +53,7 @@ func (vm *VM) DoneEnv(env *lua.LTable) {
 	if k, _ = env.Next(k); k != lua.LNil {
 		return
 	}
-	vm.spareEnv = env
+	vm.spareEnv, vm.spareOwner = env, vm.envOwner
 }
 
 // envNewIndex stores a new global: the assignment Lua would do, noted.

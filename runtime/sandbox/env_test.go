@@ -62,3 +62,19 @@ func TestEnvNotReusedAfterAGoWrite(t *testing.T) {
 		t.Fatal("a table holding x was reused")
 	}
 }
+
+// A kept table goes to a later run of the same owner only.
+func TestEnvReusedByItsOwnerOnly(t *testing.T) {
+	vm := New(Limits{})
+	defer vm.Close()
+	env := vm.NewEnvFor("acme")
+	vm.DoneEnv(env)
+	if vm.NewEnvFor("evil") == env {
+		t.Fatal("acme's table went to evil")
+	}
+	env = vm.NewEnvFor("acme")
+	vm.DoneEnv(env)
+	if vm.NewEnvFor("acme") != env {
+		t.Fatal("acme's table was not reused by acme")
+	}
+}

@@ -62,15 +62,17 @@ type VM struct {
 	// lazily can complete itself first.
 	OnIterate func(t *lua.LTable)
 
-	limits   Limits
-	nextFn   *lua.LFunction // what pairs returns for a table
-	ipairsFn *lua.LFunction // what ipairs returns
-	lenFn    *lua.LFunction // __len of frozen data proxies (data.go)
-	envMeta  *lua.LTable
-	roMeta   map[*lua.LTable]struct{} // proxies scripts must not write
-	spareEnv *lua.LTable              // a finished run's globals, untouched: the next run's (env.go)
-	envWrote bool                     // the current run stored into its globals (env.go)
-	rng      *rand.Rand               // set by math.randomseed, for this run only
+	limits     Limits
+	nextFn     *lua.LFunction // what pairs returns for a table
+	ipairsFn   *lua.LFunction // what ipairs returns
+	lenFn      *lua.LFunction // __len of frozen data proxies (data.go)
+	envMeta    *lua.LTable
+	roMeta     map[*lua.LTable]struct{} // proxies scripts must not write
+	spareEnv   *lua.LTable              // a finished run's globals, untouched: the next run's (env.go)
+	spareOwner string                   // whose run left spareEnv
+	envOwner   string                   // whose run the current globals are
+	envWrote   bool                     // the current run stored into its globals (env.go)
+	rng        *rand.Rand               // set by math.randomseed, for this run only
 }
 
 // MaxArrayIndex is the largest index gopher-lua keeps in a table's array part.
