@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"slices"
 	"unique"
 
 	lua "github.com/yuin/gopher-lua"
@@ -18,11 +17,26 @@ import (
 // template holds the handles of its constants; a handle costs 8 bytes, a
 // constant's own copy 16 bytes of box plus its bytes.
 func internConstants(p *lua.FunctionProto) []unique.Handle[lua.LValue] {
-	var hs []unique.Handle[lua.LValue]
+	hs := make([]unique.Handle[lua.LValue], 0, countStrings(p))
 	sandbox.InternConstants(p, func(s lua.LString) lua.LValue {
 		h := unique.Make[lua.LValue](s)
 		hs = append(hs, h)
 		return h.Value()
 	})
-	return slices.Clip(hs)
+	return hs
+}
+
+// countStrings is how many string constants p's tree holds, so that the
+// handles take exactly their room: they are kept as long as the file is.
+func countStrings(p *lua.FunctionProto) int {
+	n := 0
+	for _, c := range p.Constants {
+		if _, ok := c.(lua.LString); ok {
+			n++
+		}
+	}
+	for _, child := range p.FunctionPrototypes {
+		n += countStrings(child)
+	}
+	return n
 }
