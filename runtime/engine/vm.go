@@ -28,7 +28,7 @@ type vm struct {
 	loaded   map[string]lua.LValue // modules required in this run
 	data     dataModules           // data modules built in this VM, frozen (require.go)
 	errFn    *lua.LFunction        // onError, made once per VM
-	main     *lua.LFunction        // the last script's main function, kept for its next run here
+	main     *lua.LFunction        // the last script's main function, kept for its next run here (and its compiled code with it, evicted or not: one script per VM)
 	failure  runFailure            // what onError saw in the last failed run
 }
 

@@ -39,8 +39,8 @@ type template struct {
 // compile returns the compiled form of src for the file named chunk,
 // sharing the compiled form of any other file with the same bytes, and
 // whether it was shared. Compile errors are never shared (they name the
-// file). The template keeps the name of the file first compiled, but no
-// copy uses its structs, only their slices.
+// file). The template's structs are the first file's (they carry its name);
+// later files get copies of them over the same slices.
 func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *template, error) {
 	sum := sha256.Sum256(src)
 	ts.mu.Lock()

@@ -56,6 +56,14 @@ func (vm *VM) DoneEnv(env *lua.LTable) {
 	vm.spareEnv, vm.spareOwner = env, vm.envOwner
 }
 
+// envString is tostring(_G): a name, not the table's address, which would
+// show whether the table is one a VM kept (and so whether other runs came
+// between two of a tenant's).
+func envString(L *lua.LState) int {
+	L.Push(lua.LString("table: globals"))
+	return 1
+}
+
 // envNewIndex stores a new global: the assignment Lua would do, noted.
 func (vm *VM) envNewIndex(L *lua.LState) int {
 	vm.envWrote = true

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -76,5 +77,18 @@ func TestEnvReusedByItsOwnerOnly(t *testing.T) {
 	vm.DoneEnv(env)
 	if vm.NewEnvFor("acme") != env {
 		t.Fatal("acme's table was not reused by acme")
+	}
+}
+
+// tostring(_G) shows no address, so a kept table looks like a new one.
+func TestEnvToStringHidesTheAddress(t *testing.T) {
+	vm := New(Limits{})
+	defer vm.Close()
+	got, err := run(t, vm, `return tostring(_G), string.format("%s", _G)`, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "table: globals|table: globals" {
+		t.Errorf("got %q", got)
 	}
 }

@@ -130,9 +130,10 @@ func New(limits Limits) *VM {
 	smt.RawSetString("__metatable", lua.LString("read-only"))
 	L.SetMetatable(lua.LString(""), smt)
 
-	vm.envMeta = L.CreateTable(0, 3)
+	vm.envMeta = L.CreateTable(0, 4)
 	vm.envMeta.RawSetString("__index", vm.Globals)
 	vm.envMeta.RawSetString("__newindex", L.NewFunction(vm.envNewIndex))
+	vm.envMeta.RawSetString("__tostring", L.NewFunction(envString))
 	vm.envMeta.RawSetString("__metatable", lua.LString("read-only"))
 	return vm
 }
