@@ -4,10 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
-	"runtime"
 	"slices"
-	"sync"
-	"weak"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -24,10 +21,7 @@ import (
 //
 // A shape lives as long as a template that uses it; the index holds weak
 // pointers only, as the template index does.
-type shapes struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]weak.Pointer[shape]
-}
+type shapes struct{ index weakIndex[shape] }
 
 // shape is a compiled form's shareable slices, as a proto tree without
 // constants (a struct literal, so that gopher-lua's private copy of the
@@ -39,30 +33,12 @@ type shape struct{ proto *lua.FunctionProto }
 // now depends on.
 func (ss *shapes) share(p *lua.FunctionProto) *shape {
 	sum := shapeSum(p)
-	ss.mu.Lock()
-	if ss.m == nil {
-		ss.m = map[[sha256.Size]byte]weak.Pointer[shape]{}
-	}
-	wp, ok := ss.m[sum]
-	ss.mu.Unlock()
-	if ok {
-		if s := wp.Value(); s != nil && sameShape(s.proto, p) {
-			adopt(p, s.proto)
-			return s
-		}
+	if s := ss.index.get(sum); s != nil && sameShape(s.proto, p) {
+		adopt(p, s.proto)
+		return s
 	}
 	s := &shape{proto: skeleton(p)}
-	w := weak.Make(s)
-	ss.mu.Lock()
-	ss.m[sum] = w
-	ss.mu.Unlock()
-	runtime.AddCleanup(s, func(sum [sha256.Size]byte) {
-		ss.mu.Lock()
-		if cur, ok := ss.m[sum]; ok && cur == w {
-			delete(ss.m, sum)
-		}
-		ss.mu.Unlock()
-	}, sum)
+	ss.index.put(sum, s)
 	return s
 }
 

@@ -2,10 +2,7 @@ package loader
 
 import (
 	"crypto/sha256"
-	"runtime"
-	"sync"
 	"unique"
-	"weak"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -23,8 +20,7 @@ import (
 // A template lives as long as a Script made from it: each Script holds it,
 // and the index holds only weak pointers, cleaned up when a template goes.
 type templates struct {
-	mu     sync.Mutex
-	m      map[[sha256.Size]byte]weak.Pointer[template]
+	index  weakIndex[template]
 	shapes shapes // for files whose bytes differ (shape.go)
 }
 
@@ -43,16 +39,8 @@ type template struct {
 // later files get copies of them over the same slices.
 func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *template, error) {
 	sum := sha256.Sum256(src)
-	ts.mu.Lock()
-	if ts.m == nil {
-		ts.m = map[[sha256.Size]byte]weak.Pointer[template]{}
-	}
-	wp, ok := ts.m[sum]
-	ts.mu.Unlock()
-	if ok {
-		if t := wp.Value(); t != nil {
-			return rename(t.proto, chunk), t, nil
-		}
+	if t := ts.index.get(sum); t != nil {
+		return rename(t.proto, chunk), t, nil
 	}
 	proto, err := sandbox.Compile(src, chunk)
 	if err != nil {
@@ -60,17 +48,7 @@ func (ts *templates) compile(src []byte, chunk string) (*lua.FunctionProto, *tem
 	}
 	t := &template{proto: proto, shape: ts.shapes.share(proto), strings: internConstants(proto),
 		bytes: protoBytes(proto), data: sandbox.HasDataMarker(src) && sandbox.PureData(proto)}
-	w := weak.Make(t)
-	ts.mu.Lock()
-	ts.m[sum] = w
-	ts.mu.Unlock()
-	runtime.AddCleanup(t, func(sum [sha256.Size]byte) {
-		ts.mu.Lock()
-		if cur, ok := ts.m[sum]; ok && cur == w {
-			delete(ts.m, sum)
-		}
-		ts.mu.Unlock()
-	}, sum)
+	ts.index.put(sum, t)
 	// The first file of a template uses the compiled structs themselves.
 	return proto, t, nil
 }
