@@ -275,11 +275,10 @@ func (a *args) finish() {
 	case n > 1:
 		start = lua.LNumber(n)
 	}
+	// Index 1, when set, is always in the array part (gopher-lua appends
+	// it there), so only names are left to allow here.
 	for k, _ := a.tbl.Next(start); k != lua.LNil; k, _ = a.tbl.Next(k) {
 		key, ok := k.(lua.LString)
-		if n, isNum := k.(lua.LNumber); isNum && n == 1 && a.wasUsed(first) {
-			continue
-		}
 		if !ok || !a.wasUsed(string(key)) {
 			a.L.RaiseError("response:%s: unknown option %s", a.method, quoteKey(k))
 		}

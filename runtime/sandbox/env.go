@@ -22,18 +22,17 @@ import lua "github.com/yuin/gopher-lua"
 func (vm *VM) NewEnv() *lua.LTable { return vm.NewEnvFor("") }
 
 // NewEnvFor is NewEnv for a run on behalf of owner (a tenant): a table is
-// reused only by runs of the owner whose run left it. A reused table has
-// the same address, which tostring(_G) shows; across owners that would tell
-// one tenant that another's last run wrote no globals.
+// reused only by runs of the owner whose run left it. A reused table keeps
+// its address; tostring(_G) does not show it (envString), and keeping reuse
+// within one tenant means no other way of seeing it could tell a tenant
+// anything about another's runs either.
 func (vm *VM) NewEnvFor(owner string) *lua.LTable {
-	vm.envWrote = false
+	vm.envWrote, vm.envOwner = false, owner
 	env := vm.spareEnv
 	vm.spareEnv = nil
 	if env != nil && vm.spareOwner == owner {
-		vm.envOwner = owner
 		return env
 	}
-	vm.envOwner = owner
 	env = vm.L.CreateTable(0, 1)
 	env.Metatable = vm.envMeta
 	env.RawSetString("_G", env)
