@@ -107,6 +107,20 @@ func (c *Call) Tenant() *tenant.Config { return c.cfg }
 // Log implements Run.
 func (c *Call) Log() *ScriptLog { return &c.log }
 
+// storeWait is how a store's functions give the CPU token up around a call:
+// through run.Wait, unless the store is in process memory and does not wait
+// (session.InProcess), when a call keeps the token.
+func storeWait(run Run, inProcess bool) func() (resume func()) {
+	if inProcess {
+		return keepToken
+	}
+	return run.Wait
+}
+
+func keepToken() (resume func()) { return resumeNothing }
+
+func resumeNothing() {}
+
 // Wait implements Run.
 func (c *Call) Wait() (resume func()) {
 	if c.wait == nil {

@@ -33,6 +33,7 @@ func Session(store session.Store, ttl time.Duration) Module {
 
 func openSession(L *lua.LState, run Run, store session.Store, defaultTTL time.Duration) lua.LValue {
 	null := null(L)
+	wait := storeWait(run, session.InProcess(store))
 	key := func(L *lua.LState) (session.Key, string, bool) {
 		field := L.CheckString(1)
 		if field == "" || len(field) > session.MaxFieldBytes {
@@ -68,7 +69,7 @@ func openSession(L *lua.LState, run Run, store session.Store, defaultTTL time.Du
 		if !ok {
 			return 2
 		}
-		resume := run.Wait()
+		resume := wait()
 		v, found, err := store.Get(run.Context(), k, field)
 		resume()
 		if err != nil {
@@ -98,7 +99,7 @@ func openSession(L *lua.LState, run Run, store session.Store, defaultTTL time.Du
 			}
 		}
 		var err error
-		resume := run.Wait()
+		resume := wait()
 		if L.Get(2) == lua.LNil {
 			err = store.Delete(run.Context(), k, field)
 		} else {
@@ -117,7 +118,7 @@ func openSession(L *lua.LState, run Run, store session.Store, defaultTTL time.Du
 			return 2
 		}
 		delta := float64(L.OptNumber(2, 1))
-		resume := run.Wait()
+		resume := wait()
 		n, err := store.Incr(run.Context(), k, field, delta, ttl())
 		resume()
 		if err != nil {
@@ -131,7 +132,7 @@ func openSession(L *lua.LState, run Run, store session.Store, defaultTTL time.Du
 		if !ok {
 			return 2
 		}
-		resume := run.Wait()
+		resume := wait()
 		err := store.Delete(run.Context(), k, field)
 		resume()
 		if err != nil {

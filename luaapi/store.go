@@ -29,6 +29,7 @@ func Store(values *session.Values) Module {
 
 func openStore(L *lua.LState, run Run, values *session.Values) lua.LValue {
 	null := null(L)
+	wait := storeWait(run, values.InProcess())
 	key := func(L *lua.LState) (string, bool) {
 		k := L.CheckString(1)
 		if k == "" || len(k) > session.MaxKeyBytes {
@@ -68,7 +69,7 @@ func openStore(L *lua.LState, run Run, values *session.Values) lua.LValue {
 		if !ok {
 			return 2
 		}
-		resume := run.Wait()
+		resume := wait()
 		v, found, err := values.Get(run.Context(), tenant(), k)
 		resume()
 		if err != nil {
@@ -104,7 +105,7 @@ func openStore(L *lua.LState, run Run, values *session.Values) lua.LValue {
 		}
 		d := ttl(L, 3)
 		var err error
-		resume := run.Wait()
+		resume := wait()
 		if val == lua.LNil {
 			err = values.Delete(run.Context(), tenant(), k)
 		} else {
@@ -127,7 +128,7 @@ func openStore(L *lua.LState, run Run, values *session.Values) lua.LValue {
 			L.ArgError(2, "store.incr adds a finite number")
 		}
 		d := ttl(L, 3)
-		resume := run.Wait()
+		resume := wait()
 		n, err := values.Incr(run.Context(), tenant(), k, delta, d)
 		resume()
 		if err != nil {
@@ -141,7 +142,7 @@ func openStore(L *lua.LState, run Run, values *session.Values) lua.LValue {
 		if !ok {
 			return 2
 		}
-		resume := run.Wait()
+		resume := wait()
 		err := values.Delete(run.Context(), tenant(), k)
 		resume()
 		if err != nil {

@@ -18,9 +18,11 @@ import (
 // message that says what went wrong, never dialua's internal names.
 func TestFailedRunsLogTheCulprit(t *testing.T) {
 	dir := testkit.Scripts(t, map[string]string{
-		"a/concat.lua":    "local a = 1\nlocal x = 'a' .. nil_var\n",
-		"a/local.lua":     "local n\nresponse:set_var('x', 'n=' .. n)\n",
-		"a/field.lua":     "local p = {}\n\nlocal url = 'http://x/?id=' .. p.id\n",
+		"a/concat.lua": "local a = 1\nlocal x = 'a' .. nil_var\n",
+		"a/local.lua":  "local n\nresponse:set_var('x', 'n=' .. n)\n",
+		"a/field.lua":  "local p = {}\n\nlocal url = 'http://x/?id=' .. p.id\n",
+		// In a loop, the .. helper is a local of the function (hoistConcat).
+		"a/loopcat.lua":   "local function f(t)\n  local s = ''\n  for i = 1, 3 do\n    s = s .. i .. t[i]\n  end\nend\nf({'a', 'b'})\n",
 		"a/table.lua":     "local function fail()\n  error({code = 1, msg = 'busy'})\nend\nfail()\n",
 		"a/many.lua":      "error({1, 2, 3, 4, 5, 6, 7, 8, 9, big = string.rep('x', 100)})\n",
 		"a/tostring.lua":  "local E = {__tostring = function(e) return 'E' .. e.code end}\n\nerror(setmetatable({code = 7}, E))\n",
@@ -43,6 +45,7 @@ func TestFailedRunsLogTheCulprit(t *testing.T) {
 		"concat":    {"a/concat.lua:2", "attempt to concatenate global 'nil_var' (a nil value)"},
 		"local":     {"a/local.lua:2", "attempt to concatenate local 'n' (a nil value)"},
 		"field":     {"a/field.lua:3", "attempt to concatenate field 'id' (a nil value)"},
+		"loopcat":   {"a/loopcat.lua:4", "attempt to concatenate a nil value"},
 		"table":     {"a/table.lua:2", `error object is a table value: {code=1, msg="busy"}`},
 		"many":      {"a/many.lua:1", "error object is a table value: {1, 2, 3, 4, 5, 6, 7, 8, ...}"},
 		"tostring":  {"a/tostring.lua:3", "E7"},

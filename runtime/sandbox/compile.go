@@ -16,7 +16,9 @@ import (
 // the one a numeric for's bounds go through (see forNumber).
 const (
 	concatFunc = internalPrefix + "_concat"
-	forNumFunc = internalPrefix + "_fornum"
+	// concatLocal is the local hoistConcat keeps concatFunc in.
+	concatLocal = internalPrefix + "_concat_local"
+	forNumFunc  = internalPrefix + "_fornum"
 )
 
 // MaxNesting is how deeply statements and expressions may nest in the
@@ -98,10 +100,11 @@ func Compile(src []byte, name string) (*lua.FunctionProto, error) {
 		return nil, err
 	}
 	r := rewriter{scope: map[string][]int{}}
-	root := r.function(nil, false, chunk, 0)
+	root := r.function(nil, false, &chunk, 0)
 	if r.err != nil {
 		return nil, r.err
 	}
+	hoistConcat(root)
 	proto, err := lua.Compile(chunk, name)
 	if err != nil {
 		return nil, err
@@ -136,6 +139,37 @@ func shrink(p *lua.FunctionProto) {
 	}
 }
 
+// hoistConcat makes the .. helper a local of each function that calls it
+// more than once per call (twice in its code, or in a loop): a global costs
+// three table look-ups at every use (the run's globals, their metatable's
+// __index, the sandbox's globals), a local none, and in a loop of
+// concatenations that was a third of the time. Functions that concatenate
+// once keep the global, which costs the same once and no register.
+//
+// The local has a name of its own, so a function nested in one that holds it
+// still finds the global, and never reaches the local as an upvalue (which
+// would cost the closure an allocation and count against MaxUpvalues, which
+// the rewriter has already checked). It takes one of the function's
+// registers (gopher-lua allows 200).
+func hoistConcat(fn *function) {
+	if fn.hot {
+		line := fn.sites[0].line
+		global := &ast.IdentExpr{Value: concatFunc}
+		global.SetLine(line)
+		global.SetLastLine(line)
+		decl := &ast.LocalAssignStmt{Names: []string{concatLocal}, Exprs: []ast.Expr{global}}
+		decl.SetLine(line)
+		decl.SetLastLine(line)
+		*fn.body = slices.Insert(*fn.body, 0, ast.Stmt(decl))
+		for _, id := range fn.calls {
+			id.Value = concatLocal
+		}
+	}
+	for _, child := range fn.children {
+		hoistConcat(child)
+	}
+}
+
 // dropImplicitArg turns off Lua 5.0's implicit `arg` table for vararg
 // functions: gopher-lua would build it on every call of every vararg
 // function, every script's main chunk included, whether or not the code reads
@@ -164,8 +198,9 @@ type rewriter struct {
 	declared []decl
 	scope    map[string][]int
 
-	fn   *function // the function being walked
-	cost int64     // estimated compile time so far, ns
+	fn    *function // the function being walked
+	cost  int64     // estimated compile time so far, ns
+	loops int       // loops around the statement being walked, in its function
 
 	// Of the expression just walked: num and isNum, its value when it is a
 	// numeric constant the compiler folds (a literal, -literal, arithmetic
@@ -192,6 +227,10 @@ type function struct {
 
 	sites    []concatSite // its .. expressions, in order (concat_names.go)
 	children []*function  // the functions defined in it, in order
+
+	body  *[]ast.Stmt      // its statements, for hoistConcat
+	calls []*ast.IdentExpr // the helper's names at its .. calls
+	hot   bool             // it concatenates more than once per call
 }
 
 // constKey is a constant as the compiler compares them: strings by value,
@@ -268,16 +307,16 @@ func (r *rewriter) close(mark int) {
 
 // function walks a function body (the chunk's too) with its own constant
 // list. self is set for a method, whose first parameter is implicit.
-func (r *rewriter) function(par *ast.ParList, self bool, body []ast.Stmt, line int) *function {
-	outer := r.fn
+func (r *rewriter) function(par *ast.ParList, self bool, body *[]ast.Stmt, line int) *function {
+	outer, loops := r.fn, r.loops
 	fn := &function{outer: outer, line: line, base: len(r.declared),
-		consts: map[constKey]int{}, upvals: map[string]bool{}}
+		consts: map[constKey]int{}, upvals: map[string]bool{}, body: body}
 	if outer != nil {
 		fn.level = outer.level + 1
 		outer.children = append(outer.children, fn)
 	}
 	r.charge(costFunction, line, whyFunctions)
-	r.fn = fn
+	r.fn, r.loops = fn, 0
 	var names []string
 	if self {
 		names = append(names, "self")
@@ -285,8 +324,8 @@ func (r *rewriter) function(par *ast.ParList, self bool, body []ast.Stmt, line i
 	if par != nil {
 		names = append(names, par.Names...)
 	}
-	r.block(body, names...)
-	r.fn = outer
+	r.block(*body, names...)
+	r.fn, r.loops = outer, loops
 	if outer == nil {
 		return fn
 	}
@@ -397,14 +436,18 @@ func (r *rewriter) stmt(s ast.Stmt) ast.Stmt {
 	case *ast.DoBlockStmt:
 		r.block(s.Stmts)
 	case *ast.WhileStmt:
+		r.loops++
 		s.Condition = r.expr(s.Condition)
 		r.block(s.Stmts)
+		r.loops--
 	case *ast.RepeatStmt:
 		// The condition sees the body's locals, and compiles after it.
+		r.loops++
 		mark := len(r.declared)
 		r.stmts(s.Stmts)
 		s.Condition = r.expr(s.Condition)
 		r.close(mark)
+		r.loops--
 	case *ast.IfStmt:
 		s.Condition = r.expr(s.Condition)
 		r.block(s.Then)
@@ -417,18 +460,22 @@ func (r *rewriter) stmt(s ast.Stmt) ast.Stmt {
 			r.constant(constKey{num: true, n: 1}, s.Line())
 		}
 		s.Step = r.forBound(s.Step, "step")
+		r.loops++
 		r.block(s.Stmts, append(hidden, s.Name)...)
+		r.loops--
 	case *ast.GenericForStmt:
 		r.exprs(s.Exprs)
 		s.Exprs = padForExprs(s.Exprs)
+		r.loops++
 		r.block(s.Stmts, append(hidden, s.Names...)...)
+		r.loops--
 	case *ast.FuncDefStmt:
 		s.Name.Func = r.expr(s.Name.Func)
 		s.Name.Receiver = r.expr(s.Name.Receiver)
 		if s.Name.Func == nil {
 			r.constant(constKey{s: s.Name.Method}, s.Line())
 		}
-		r.function(s.Func.ParList, s.Name.Func == nil, s.Func.Stmts, s.Func.Line())
+		r.function(s.Func.ParList, s.Name.Func == nil, &s.Func.Stmts, s.Func.Line())
 		r.assigned(s.Name.Func)
 	case *ast.ReturnStmt:
 		r.exprs(s.Exprs)
@@ -590,6 +637,7 @@ func (r *rewriter) expr(e ast.Expr) ast.Expr {
 			cur = c.Rhs
 		}
 		r.fn.sites = append(r.fn.sites, concatSite{line: e.Line(), names: names})
+		r.fn.hot = r.fn.hot || r.loops > 0 || len(r.fn.sites) > 1
 		// An operand is one value, as it is to Lua's own operator: a call
 		// or ... last in the call's arguments would give all its values.
 		oneValue(args[len(args)-1])
@@ -597,6 +645,7 @@ func (r *rewriter) expr(e ast.Expr) ast.Expr {
 		fn := &ast.IdentExpr{Value: concatFunc}
 		fn.SetLine(e.Line())
 		fn.SetLastLine(e.LastLine())
+		r.fn.calls = append(r.fn.calls, fn)
 		call := &ast.FuncCallExpr{Func: fn, Args: args}
 		call.SetLine(e.Line())
 		call.SetLastLine(e.LastLine())
@@ -663,7 +712,7 @@ func (r *rewriter) expr(e ast.Expr) ast.Expr {
 	case *ast.UnaryLenOpExpr:
 		e.Expr = r.expr(e.Expr)
 	case *ast.FunctionExpr:
-		r.function(e.ParList, false, e.Stmts, e.Line())
+		r.function(e.ParList, false, &e.Stmts, e.Line())
 	}
 	r.num, r.isNum, r.folds = num, isNum, folds
 	return e

@@ -349,3 +349,12 @@ func eventually(d time.Duration, cond func() bool) (time.Duration, bool) {
 	}
 	return time.Since(begin), cond()
 }
+
+// TestRedisIsNotInProcess: runs give their CPU token up around Redis calls,
+// observed or not.
+func TestRedisIsNotInProcess(t *testing.T) {
+	st := newTestRedis(t, redistest.Start(t), RedisOptions{})
+	if InProcess(st) || InProcess(Observe(st, "redis", &countingObserver{})) || NewValues(st).InProcess() {
+		t.Error("a Redis store counts as in process: runs would hold their CPU token across network waits")
+	}
+}

@@ -70,3 +70,24 @@ var (
 	ErrValueTooLarge = errors.New("session value too large: at most 64 KiB")
 	ErrNotNumber     = errors.New("session field is not a number")
 )
+
+// InProcess reports whether s answers from this process's memory without
+// waiting on I/O (Memory, observed or not). A script's run keeps its CPU
+// token across the calls of such a store: handing the token back and taking
+// it again costs two trips through the scheduler, more than the call itself,
+// and buys other tenants nothing since the call does not wait.
+func InProcess(s Store) bool {
+	// Bounded: an embedder's wrapper whose Unwrap returns itself must not
+	// hang the caller.
+	for range 16 {
+		switch t := s.(type) {
+		case *Memory:
+			return true
+		case interface{ Unwrap() Store }:
+			s = t.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}

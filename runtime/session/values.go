@@ -26,6 +26,10 @@ func NewValues(s Store) *Values {
 	return &Values{s: s}
 }
 
+// InProcess reports whether the values live in this process's memory (see
+// the function InProcess).
+func (v *Values) InProcess() bool { return v != nil && InProcess(v.s) }
+
 // Limits of the tenant store: the longest key name, and the TTLs. Values
 // are bounded like session values (MaxValueBytes).
 const (
