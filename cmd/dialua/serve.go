@@ -77,11 +77,12 @@ func serve(args []string) int {
 		debug.SetMemoryLimit(*o.maxMemory)
 	}
 	level := new(slog.LevelVar) // a reload may change it
-	log, err := newLogger(*o.logFormat, *o.logLevel, level)
+	log, logOut, err := newLogger(*o.logFormat, *o.logLevel, level)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dialua serve: %v\n", err)
 		return 2
 	}
+	defer logOut.Close()
 	useRedisLog(log)
 	if fi, err := os.Stat(*o.scripts); err != nil || !fi.IsDir() {
 		fmt.Fprintf(os.Stderr, "dialua serve: scripts folder %s not found\n", *o.scripts)
@@ -225,6 +226,7 @@ func serve(args []string) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	done := make(chan error, 2)
+	logOut.batch() // from here on, the log is written in batches (logbatch.go)
 	go func() { done <- srv.Serve(ln) }()
 	if adminHTTP != nil {
 		go func() {
@@ -278,21 +280,25 @@ wait:
 }
 
 // newLogger builds the process's logger at level, which it sets to
-// levelName.
-func newLogger(format, levelName string, level *slog.LevelVar) (*slog.Logger, error) {
+// levelName, writing to stderr through the batch it returns.
+func newLogger(format, levelName string, level *slog.LevelVar) (*slog.Logger, *logBatch, error) {
 	lv, err := logLevel(levelName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	level.Set(lv)
 	opts := &slog.HandlerOptions{Level: level}
+	out := newLogBatch(os.Stderr)
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		h = slog.NewTextHandler(out, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		h = slog.NewJSONHandler(out, opts)
+	default:
+		return nil, nil, fmt.Errorf("bad --log-format %q (text or json)", format)
 	}
-	return nil, fmt.Errorf("bad --log-format %q (text or json)", format)
+	return slog.New(flushOnWarn{h, out}), out, nil
 }
 
 // openSessions opens the session store a --session-store value names.
