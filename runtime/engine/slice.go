@@ -27,6 +27,8 @@ type slice struct {
 	maxLive   int64                // stop the run past this; 0: no limit
 
 	resume, noop func() // what wait returns, made once
+
+	ticks int // check-ins so far, for tests
 }
 
 // paceStep is the longest a paced run waits before it looks again.
@@ -90,6 +92,7 @@ func (s *slice) end() (held bool, used time.Duration) {
 
 // tick runs every few thousand instructions of a running script.
 func (s *slice) tick() {
+	s.ticks++
 	if !s.held {
 		return
 	}

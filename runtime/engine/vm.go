@@ -90,6 +90,11 @@ func (v *vm) run(ctx context.Context, req *protocol.Request, release string, sc 
 		v.main = fn
 	}
 	fn.Env = v.env
+	// Every run starts a whole slice before its first check-in: a count
+	// carried over from the last run would have one short run in twenty
+	// (of a few hundred instructions) check in, and give the thread up to
+	// other goroutines, while it holds a CPU token.
+	v.lctx.left = tickEvery
 	L.SetContext(v.lctx)
 	L.Push(fn)
 	err := L.PCall(0, 0, v.errFn)
