@@ -33,6 +33,7 @@ func TestServeMetricsListeners(t *testing.T) {
 				`dialua_runs_total{outcome="not_found"} 1`,
 				"dialua_vms ",
 				"go_goroutines ",
+				"go_sched_latencies_seconds_bucket{",
 			} {
 				if !strings.Contains(body, want) {
 					t.Errorf("/metrics lacks %q", want)

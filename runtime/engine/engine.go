@@ -382,7 +382,15 @@ func (e *Engine) run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	var held bool
 	var used time.Duration
 	extra := built
-	defer func() { e.sched.finish(sh, held, used+extra) }()
+	defer func() {
+		e.sched.finish(sh, held, used+extra)
+		// The run over, its goroutine lets the others waiting for its
+		// thread go first (see benchmarks/README.md, "Tail latency"): the
+		// finish wakes the next run waiting for a token or a slot, and
+		// without a yield here chains of such hand-offs kept the goroutines
+		// woken by the network waiting for up to Go's 10 ms preemption.
+		goruntime.Gosched()
+	}()
 	// The run's context is the VM's reusable deadline; a caller's own
 	// cancellation (none for the HTTP server) is forwarded to it.
 	v.deadline.start(ctx, deadline)

@@ -163,7 +163,11 @@ func New(o Options) *Metrics {
 	m.reg.MustRegister(m.requests, m.runSeconds, runs, errs, m.httpCalls, m.memoryStops,
 		m.sessionOps, m.sessionErrors, m.sessionSeconds, m.deploys, m.rollbacks, gauges{m})
 	if !o.NoProcess {
-		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		// The scheduler's metrics add go_sched_latencies_seconds: how long
+		// runnable goroutines waited for a thread, where a server's tail
+		// latency starts on a loaded machine.
+		goColl := collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler))
+		m.reg.MustRegister(goColl, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m
 }
