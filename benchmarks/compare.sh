@@ -33,6 +33,8 @@ DIALUA_PORT=${DIALUA_PORT:-18091}
 NGINX_PORT=${NGINX_PORT:-18092}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benchmarks/common.sh
+. "$root/benchmarks/common.sh"
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -48,21 +50,7 @@ done
 [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || {
   echo "compare.sh: nginx's Lua module is missing (apt-get install libnginx-mod-http-lua)" >&2; exit 2; }
 
-case ${SCRIPT:-support} in
-support)
-  scripts=$root/scripts
-  path=/demo/support
-  query='subscription_code=934924&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallerIDNum=0040741234567&CallStatus=ANSWER&CallFlow=IN'
-  ;;
-minimal)
-  scripts=$tmp/scripts
-  path=/bench/minimal
-  query='code=1&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallStatus=ANSWER&CallFlow=IN'
-  mkdir -p "$scripts/bench"
-  echo 'if request.params.code == "1" then response:hangup() end' > "$scripts/bench/minimal.lua"
-  ;;
-*) echo "compare.sh: SCRIPT is support or minimal, not ${SCRIPT}" >&2; exit 2 ;;
-esac
+bench_script "${SCRIPT:-support}" "$tmp"
 dialua_url="http://127.0.0.1:$DIALUA_PORT$path?$query"
 nginx_url="http://127.0.0.1:$NGINX_PORT$path?$query"
 
@@ -81,11 +69,7 @@ nginx -p "$tmp" -c "$tmp/nginx.conf" &
 pids+=($!)
 
 for url in "$dialua_url" "$nginx_url"; do
-  for i in $(seq 1 100); do
-    curl -fs -o /dev/null "$url" && break
-    [ "$i" = 100 ] && { echo "compare.sh: $url did not come up" >&2; cat "$tmp/error.log" >&2 || true; exit 1; }
-    sleep 0.1
-  done
+  wait_up "$url" || { echo "compare.sh: $url did not come up" >&2; cat "$tmp/error.log" >&2 || true; exit 1; }
 done
 a=$(curl -fs "$dialua_url"); b=$(curl -fs "$nginx_url")
 if [ "$a" != "$b" ]; then
@@ -119,10 +103,7 @@ run() { # name url -> "rps p50 p90 p99 user-µs system-µs" (the server's CPU pe
   read -r u2 s2 < <(ticks $procs)
   if echo "$out" | grep -q "Non-2xx"; then echo "compare.sh: $1 answered non-2xx" >&2; echo "$out" >&2; exit 1; fi
   local rps p50 p90 p99 n hz
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-  p90=$(echo "$out" | awk '$1 == "90%" {print $2}')
-  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  read -r rps p50 p90 p99 < <(wrk_figures "$out")
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   hz=$(getconf CLK_TCK)
   awk -v r="$rps" -v a="$p50" -v b="$p90" -v c="$p99" -v n="$n" -v hz="$hz" -v u=$((u2 - u1)) -v s=$((s2 - s1)) \

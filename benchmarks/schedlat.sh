@@ -2,8 +2,8 @@
 # Scheduler latency under load: how long the server's runnable goroutines
 # waited for a thread, from the Go runtime's own histogram
 # (go_sched_latencies_seconds on dialua's /metrics), next to wrk's
-# requests/s and latencies. This is how the tail-latency finding in
-# benchmarks/README.md ("2026-12-04: the tail was a hand-off") was measured.
+# requests/s and latencies: the method behind the tail-latency finding in
+# benchmarks/README.md ("2026-12-04: the tail was a hand-off").
 #
 # For each round and each binary in BINS, in turn: start `dialua serve`
 # with --metrics on 127.0.0.1, warm up, read the histogram, run wrk, read it
@@ -28,6 +28,8 @@ PORT=${PORT:-18093}
 METRICS_PORT=${METRICS_PORT:-18094}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benchmarks/common.sh
+. "$root/benchmarks/common.sh"
 tmp=$(mktemp -d)
 server=
 cleanup() {
@@ -41,19 +43,8 @@ for tool in go wrk curl; do
   command -v "$tool" >/dev/null || { echo "schedlat.sh: $tool is not installed" >&2; exit 2; }
 done
 
-case ${SCRIPT:-support} in
-support)
-  scripts=$root/scripts
-  url="http://127.0.0.1:$PORT/demo/support?subscription_code=934924&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallerIDNum=0040741234567&CallStatus=ANSWER&CallFlow=IN"
-  ;;
-minimal)
-  scripts=$tmp/scripts
-  url="http://127.0.0.1:$PORT/bench/minimal?code=1&CallID=5205dc5cc5a411e5ab9eb3691b90ea15&CallStatus=ANSWER&CallFlow=IN"
-  mkdir -p "$scripts/bench"
-  echo 'if request.params.code == "1" then response:hangup() end' > "$scripts/bench/minimal.lua"
-  ;;
-*) echo "schedlat.sh: SCRIPT is support or minimal, not ${SCRIPT}" >&2; exit 2 ;;
-esac
+bench_script "${SCRIPT:-support}" "$tmp"
+url="http://127.0.0.1:$PORT$path?$query"
 
 bins=${BINS:-}
 if [ -z "$bins" ]; then
@@ -61,6 +52,9 @@ if [ -z "$bins" ]; then
   (cd "$root" && go build -o "$tmp/dialua" ./cmd/dialua)
   bins=$tmp/dialua
 fi
+for bin in $bins; do
+  [ -x "$bin" ] || { echo "schedlat.sh: $bin is not an executable file" >&2; exit 2; }
+done
 
 # buckets -> "le count" lines of the scheduler-latency histogram (cumulative).
 buckets() {
@@ -86,21 +80,14 @@ for r in $(seq 1 "$ROUNDS"); do
     (cd "$root" && exec "$bin" serve --listen "127.0.0.1:$PORT" --metrics "127.0.0.1:$METRICS_PORT" \
       --scripts "$scripts" --log-level warn) &
     server=$!
-    for i in $(seq 1 100); do
-      curl -fs -o /dev/null "$url" && break
-      [ "$i" = 100 ] && { echo "schedlat.sh: $bin did not come up" >&2; exit 1; }
-      sleep 0.1
-    done
+    wait_up "$url" || { echo "schedlat.sh: $bin did not come up" >&2; exit 1; }
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
     buckets > "$tmp/before"
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url")
     buckets > "$tmp/after"
     kill "$server"; wait "$server" 2>/dev/null || true; server=
     if echo "$out" | grep -q "Non-2xx"; then echo "schedlat.sh: $bin answered non-2xx" >&2; echo "$out" >&2; exit 1; fi
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-    p90=$(echo "$out" | awk '$1 == "90%" {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    read -r rps p50 p90 p99 < <(wrk_figures "$out")
     printf "%-28s %-5s %10s %8s %8s %8s  %-18s %s\n" "$(basename "$bin")" "$r" "$rps" "$p50" "$p90" "$p99" \
       "$(share "$tmp/before" "$tmp/after" 0.001)" "$(share "$tmp/before" "$tmp/after" 0.011)"
   done

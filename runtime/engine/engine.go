@@ -385,10 +385,11 @@ func (e *Engine) run(ctx context.Context, req *protocol.Request, dst []byte) ([]
 	defer func() {
 		e.sched.finish(sh, held, used+extra)
 		// The run over, its goroutine lets the others waiting for its
-		// thread go first (see benchmarks/README.md, "Tail latency"): the
-		// finish wakes the next run waiting for a token or a slot, and
-		// without a yield here chains of such hand-offs kept the goroutines
-		// woken by the network waiting for up to Go's 10 ms preemption.
+		// thread go first: the finish wakes the next run waiting for a
+		// token or a slot, and without a yield here chains of such
+		// hand-offs kept the goroutines woken by the network waiting for up
+		// to Go's 10 ms preemption (benchmarks/README.md, "2026-12-04: the
+		// tail was a hand-off").
 		goruntime.Gosched()
 	}()
 	// The run's context is the VM's reusable deadline; a caller's own
