@@ -37,3 +37,12 @@ wrk_figures() {
   echo "$1" | awk '/Requests\/sec/ {r = $2} $1 == "50%" {a = $2} $1 == "90%" {b = $2} $1 == "99%" {c = $2}
     END {print r, a, b, c}'
 }
+
+# dialua_bin GIVEN DIR -> GIVEN, or (when GIVEN is empty) a dialua built from
+# this checkout into DIR.
+dialua_bin() {
+  if [ -n "$1" ]; then echo "$1"; return; fi
+  echo "building ./cmd/dialua..." >&2
+  (cd "$root" && go build -o "$2/dialua" ./cmd/dialua)
+  echo "$2/dialua"
+}

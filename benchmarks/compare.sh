@@ -54,12 +54,7 @@ bench_script "${SCRIPT:-support}" "$tmp"
 dialua_url="http://127.0.0.1:$DIALUA_PORT$path?$query"
 nginx_url="http://127.0.0.1:$NGINX_PORT$path?$query"
 
-bin=${DIALUA_BIN:-}
-if [ -z "$bin" ]; then
-  echo "building ./cmd/dialua..."
-  (cd "$root" && go build -o "$tmp/dialua" ./cmd/dialua)
-  bin=$tmp/dialua
-fi
+bin=$(dialua_bin "${DIALUA_BIN:-}" "$tmp")
 (cd "$root" && "$bin" serve --listen "127.0.0.1:$DIALUA_PORT" --scripts "$scripts" --log-level warn ${DIALUA_FLAGS:-}) &
 pids+=($!)
 sed -e "s|@ROOT@|$root|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@TMP@|$tmp|g" \

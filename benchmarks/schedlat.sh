@@ -46,12 +46,7 @@ done
 bench_script "${SCRIPT:-support}" "$tmp"
 url="http://127.0.0.1:$PORT$path?$query"
 
-bins=${BINS:-}
-if [ -z "$bins" ]; then
-  echo "building ./cmd/dialua..."
-  (cd "$root" && go build -o "$tmp/dialua" ./cmd/dialua)
-  bins=$tmp/dialua
-fi
+bins=$(dialua_bin "${BINS:-}" "$tmp")
 for bin in $bins; do
   [ -x "$bin" ] || { echo "schedlat.sh: $bin is not an executable file" >&2; exit 2; }
 done
